@@ -1,0 +1,161 @@
+"""``jitgrad.autograd``: backward, grad, Function, grad modes -- PyTorch's autograd API."""
+import numpy as np
+
+from .. import errors
+from . import engine
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .graph import AccumulateGrad, Node, accumulator_for
+
+# jitgrad.tensor imports this package, so the names that need Tensor are bound on first use
+# (see _bind below) rather than at import time.
+Tensor = _wrap = edge = None
+
+
+def _bind():
+    global Tensor, _wrap, edge
+    from ..tensor import Tensor, _wrap, edge  # noqa: F811
+
+__all__ = ["backward", "grad", "Function", "Variable", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "inference_mode", "gradcheck", "gradgradcheck"]
+
+
+def _as_tuple(x):
+    if Tensor is None:
+        _bind()
+    if x is None:
+        return ()
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _root_grads(outputs, grad_outputs, who="backward"):
+    """Validate outputs and build their initial gradients (ones for scalars)."""
+    grads = list(_as_tuple(grad_outputs)) if grad_outputs is not None else [None] * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"got {len(grads)} tensors and {len(outputs)} gradients")
+    roots, arrays = [], []
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if not out._requires_grad:
+            raise errors.no_grad_fn(i)
+        od = out._data
+        if g is None:
+            if od.size != 1:
+                raise RuntimeError(errors.NON_SCALAR)
+            garr = np.ones(od.shape, od.dtype)
+        else:
+            garr = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=od.dtype)
+            if garr.shape != od.shape:
+                raise errors.grad_shape_mismatch(i, garr.shape, od.shape)
+            if garr.dtype != od.dtype:
+                garr = garr.astype(od.dtype)
+        roots.append(edge(out))
+        arrays.append(garr)
+    return roots, arrays
+
+
+def _no_create_graph(create_graph):
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (higher-order gradients) is not supported yet; it is planned with the op library"
+        )
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+             inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` w.r.t. graph leaves into their ``.grad``."""
+    _no_create_graph(create_graph)
+    outputs = _as_tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = grad_variables
+    if isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    roots, arrays = _root_grads(outputs, grad_tensors)
+    retain = create_graph if retain_graph is None else retain_graph
+    if inputs is None:
+        engine.run_backward(roots, arrays, retain)
+        return
+    inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    keys = [_input_key(t) for t in inputs]
+    captured = engine.run_backward(roots, arrays, retain, capture=keys)
+    for t, key in zip(inputs, keys):
+        g = captured.get(key)
+        if g is None:
+            continue
+        if t.grad_fn is None:
+            t._accumulate_grad(g)
+        else:
+            t._grad = _wrap(np.array(g)) if t._grad is None else _wrap(t._grad._data + g)
+
+
+def _input_key(t: Tensor):
+    if not t._requires_grad:
+        raise RuntimeError("One of the differentiated Tensors does not require grad")
+    return edge(t)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Return the gradients of ``outputs`` w.r.t. ``inputs`` (without touching ``.grad``)."""
+    _no_create_graph(create_graph)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    outputs = _as_tuple(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _as_tuple(inputs)
+    roots, arrays = _root_grads(outputs, grad_outputs)
+    keys = [_input_key(t) for t in inputs]
+    retain = create_graph if retain_graph is None else retain_graph
+    captured = engine.run_backward(roots, arrays, retain, capture=keys)
+    result = []
+    for i, (t, key) in enumerate(zip(inputs, keys)):
+        g = captured.get(key)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior."
+                )
+            result.append(_wrap(np.zeros(t._data.shape, t._data.dtype)) if materialize_grads else None)
+        else:
+            if t._hooks and t.grad_fn is None:
+                from ..tensor import _run_tensor_hooks
+
+                g = _run_tensor_hooks(t._hooks, g)
+            result.append(_wrap(np.array(g, dtype=t._data.dtype)))
+    return tuple(result)
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - PyTorch's name
+    """Deprecated wrapper kept for old code: returns the tensor itself (optionally requiring grad)."""
+    if Tensor is None:
+        _bind()
+    if not isinstance(data, Tensor):
+        from ..factories import tensor
+
+        data = tensor(data)
+    if requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
+def __getattr__(name):
+    # gradcheck imports the op library lazily to keep `import jitgrad.autograd` light
+    if name in ("gradcheck", "gradgradcheck", "get_numerical_jacobian", "get_analytical_jacobian"):
+        from . import gradcheck as _gc
+
+        return getattr(_gc, name)
+    if name in ("Function", "FunctionCtx", "InplaceFunction", "NestedIOFunction", "once_differentiable"):
+        from . import function as _function
+
+        return getattr(_function, name)
+    if name == "functional":
+        import importlib
+
+        return importlib.import_module(".functional", __name__)
+    raise AttributeError(f"module 'jitgrad.autograd' has no attribute {name!r}")

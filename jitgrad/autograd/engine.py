@@ -1,0 +1,179 @@
+"""The backward engine: count dependencies, then run each node once all its gradients arrived.
+
+Gradients travel between nodes as raw NumPy arrays; a node's incoming gradients for the same
+output are summed before it runs.  Tensor hooks and ``retain_grad`` see Tensors.
+"""
+from .. import errors
+from .graph import _FREED, AccumulateGrad
+
+
+def _dependencies(roots, needed=None):
+    """Count, for every node reachable from ``roots``, how many edges lead into it."""
+    deps = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            if needed is not None and nxt not in needed:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return deps
+
+
+def _needed_nodes(roots, targets):
+    """The nodes on some path from a root to a target (what ``autograd.grad`` must run)."""
+    parents = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is None:
+                continue
+            parents.setdefault(child, []).append(node)
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    needed = {t for t in targets if t in seen}
+    stack = list(needed)
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in needed:
+                needed.add(parent)
+                stack.append(parent)
+    return needed
+
+
+def run_backward(roots, root_grads, retain_graph: bool, capture=None):
+    """Backpropagate ``root_grads`` from ``roots`` (a list of ``(node, output_nr)``).
+
+    With ``capture`` (a list of ``(node, output_nr)``), gradients arriving there are returned
+    instead of being accumulated, and only the part of the graph leading to them runs.
+    """
+    root_nodes = []
+    buffers = {}
+    for (node, nr), g in zip(roots, root_grads):
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._num_outputs
+            root_nodes.append(node)
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    captured = None
+    needed = None
+    if capture is not None:
+        captured = {}
+        for key in capture:
+            captured[key] = None
+        needed = _needed_nodes(root_nodes, {n for n, _ in capture})
+
+    deps = _dependencies(root_nodes, needed)
+    ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node)
+        if captured is not None:
+            for i, g in enumerate(grads):
+                if (node, i) in captured:
+                    captured[(node, i)] = g
+            if node.__class__ is AccumulateGrad:
+                continue
+        if node._tensor_hooks is not None or node._retained is not None:
+            grads = _tensor_hooks_and_retain(node, grads)
+        if node._pre_hooks:
+            grads = _call_pre_hooks(node, grads)
+        saved = node._saved
+        if saved is _FREED:
+            raise RuntimeError(errors.BACKWARD_TWICE)
+        if node._versions:
+            node._check_versions()
+        out = node._backward(grads)
+        if node._post_hooks:
+            out = _call_post_hooks(node, out, grads)
+        if not retain_graph:
+            node._release()
+        for (nxt, nr), g in zip(node.next_functions, out):
+            if nxt is None:
+                continue
+            if needed is not None and nxt not in needed:
+                continue
+            if g is not None:
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._num_outputs
+                prev = buf[nr]
+                buf[nr] = g if prev is None else prev + g
+            left = deps[nxt] - 1
+            deps[nxt] = left
+            if left == 0:
+                if nxt in buffers:
+                    ready.append(nxt)
+                else:  # every gradient into it was None: skip it, but release its successors
+                    _skip(nxt, deps, buffers, ready, needed)
+    return captured
+
+
+def _skip(node, deps, buffers, ready, needed):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        for nxt, _ in n.next_functions:
+            if nxt is None or (needed is not None and nxt not in needed):
+                continue
+            left = deps[nxt] - 1
+            deps[nxt] = left
+            if left == 0:
+                if nxt in buffers:
+                    ready.append(nxt)
+                else:
+                    stack.append(nxt)
+
+
+def _tensor_hooks_and_retain(node, grads):
+    from ..tensor import _run_tensor_hooks, _wrap
+
+    grads = list(grads)
+    if node._tensor_hooks:
+        for nr, hooks in node._tensor_hooks.items():
+            if grads[nr] is not None and hooks:
+                grads[nr] = _run_tensor_hooks(hooks, grads[nr])
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            g = grads[nr]
+            if t is None or g is None:
+                continue
+            if t._grad is None:
+                t._grad = _wrap(g.copy())
+            else:
+                t._grad = _wrap(t._grad._data + g)
+    return grads
+
+
+def _call_pre_hooks(node, grads):
+    from ..tensor import _wrap
+
+    wrapped = tuple(None if g is None else _wrap(g) for g in grads)
+    for hook in list(node._pre_hooks):
+        res = hook(wrapped)
+        if res is not None:
+            wrapped = tuple(res)
+    return [None if g is None else g._data for g in wrapped]
+
+
+def _call_post_hooks(node, out, grads):
+    from ..tensor import _wrap
+
+    gin = tuple(None if g is None else _wrap(g) for g in out)
+    gout = tuple(None if g is None else _wrap(g) for g in grads)
+    for hook in list(node._post_hooks):
+        res = hook(gin, gout)
+        if res is not None:
+            gin = tuple(res)
+    return tuple(None if g is None else g._data for g in gin)

@@ -1,0 +1,572 @@
+"""Elementwise ops: each declared with its forward kernel and the kernels of its gradient.
+
+Binary ops share one template (``_BinaryOp``) that solves dtype promotion, broadcasting
+and the reduction of each input's gradient back to its shape; an op supplies only its
+kernels and, per input, the vector-Jacobian product ``vjp(grad, a, b, result)`` on flat arrays.
+Unary float ops share ``_unary`` the same way.
+"""
+import math
+
+import numpy as np
+
+from .. import _dtype
+from ..kernels import elementwise as k
+from ..tensor import Tensor, _wrap, edge
+from . import registry
+from .broadcast import broadcast_shapes, reduce_to_shape
+from .registry import OpInfo, define_node, new_node, register, result
+
+_state = registry._state
+_float = _dtype._py_float
+_int = _dtype._py_int
+_bool = _dtype._py_bool
+
+
+def _empty_like(a: np.ndarray) -> np.ndarray:
+    return np.empty(a.shape, a.dtype)
+
+
+def _is_scalar(value) -> bool:
+    cls = value.__class__
+    return cls is _float or cls is _int or cls is _bool or isinstance(value, (np.number, np.bool_))
+
+
+def _check_scalar(op_name: str, value):
+    if not _is_scalar(value):
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return None  # caller converts
+        raise TypeError(
+            f"unsupported operand type(s) for {op_name}: 'Tensor' and '{type(value).__name__}'"
+        )
+    return value
+
+
+# ============================================================================ binary template
+class _BinaryOp:
+    """Forward + backward plumbing for ``a <op> b`` where ``b`` is a Tensor or a Python scalar.
+
+    ``vjp_a`` / ``vjp_b``: ``(grad, a, b, result) -> array`` on flat arrays of the broadcast
+    shape (``b`` is a scalar of a's dtype in the tensor-scalar case).
+    """
+
+    def __init__(self, name, node, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar,
+                 true_divide=False, saves=(True, True, False)):
+        self.name = name
+        self.forward = forward
+        self.forward_scalar = forward_scalar
+        self.vjp_a, self.vjp_b, self.vjp_a_scalar = vjp_a, vjp_b, vjp_a_scalar
+        self.true_divide = true_divide
+        self.saves = saves  # save (a, b, result) for backward?
+        backward = self._backward
+        self.node_cls = define_node(node, lambda n, grads: backward(n, grads))
+
+    def dtype_of(self, dt):
+        if self.true_divide and dt.kind != "f":
+            return _dtype.get_default_dtype().np
+        return dt
+
+    def __call__(self, a: Tensor, b):
+        if b.__class__ is not Tensor:
+            if not _is_scalar(b):
+                if _check_scalar(self.name, b) is None:
+                    from ..factories import tensor as _tensor
+
+                    b = _tensor(b)
+                    return self.tensor_tensor(a, b)
+            return self.tensor_scalar(a, b)
+        return self.tensor_tensor(a, b)
+
+    # ---------------------------------------------------------------- tensor <op> tensor
+    def tensor_tensor(self, a: Tensor, b: Tensor) -> Tensor:
+        ad, bd = a._data, b._data
+        dt = ad.dtype
+        if bd.dtype is not dt and bd.dtype != dt:
+            dt = _dtype.result_type_tensors(dt, ad.ndim, bd.dtype, bd.ndim)
+        dt = self.dtype_of(dt)
+        shape = ad.shape
+        if bd.shape != shape:
+            shape = broadcast_shapes(shape, bd.shape)
+        xa = _operand(ad, dt, shape)
+        xb = _operand(bd, dt, shape)
+        out = np.empty(shape, dt)
+        self.forward(xa, xb, out.ravel())
+        if _state.enabled and (a._requires_grad or b._requires_grad):
+            sa, sb, sy = self.saves
+            versions = ()
+            if sa and sb:
+                versions = (registry.saved_version(a), registry.saved_version(b))
+            node = new_node(
+                self.node_cls,
+                (edge(a), edge(b)),
+                (xa if sa else None, xb if sb else None, out.ravel() if sy else None),
+                (ad.shape, ad.dtype, bd.shape, bd.dtype, shape, a._requires_grad, b._requires_grad),
+                versions,
+            )
+            return result(out, node)
+        return result(out, None)
+
+    # ---------------------------------------------------------------- tensor <op> scalar
+    def tensor_scalar(self, a: Tensor, s) -> Tensor:
+        ad = a._data
+        dt = self.dtype_of(_dtype.result_type_scalar(ad.dtype, s))
+        x = ad.ravel() if ad.dtype is dt or ad.dtype == dt else ad.astype(dt).ravel()
+        s = dt.type(s)  # compute in the tensor's precision, as PyTorch does
+        out = np.empty(ad.shape, dt)
+        self.forward_scalar(x, s, out.ravel())
+        if _state.enabled and a._requires_grad:
+            # the scalar-side gradients need only the scalar (and, for some ops, the result)
+            y = out.ravel() if self.saves[2] else None
+            node = new_node(self.node_cls, (edge(a), (None, 0)), (None, s, y),
+                            (ad.shape, ad.dtype, None, None, ad.shape, True, False))
+            return result(out, node)
+        return result(out, None)
+
+    # ---------------------------------------------------------------- backward
+    def _backward(self, node, grads):
+        a, b, y = node._saved
+        shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
+        g = grads[0]
+        if g.shape != shape:
+            g = np.broadcast_to(g, shape)
+        g = g.ravel()
+        op = self
+        if shape_b is None:  # tensor <op> scalar
+            ga = op.vjp_a_scalar(g, a, b, y)
+            return (_finish(ga, shape, shape_a, dtype_a), None)
+        if shape_a != shape and a is not None:
+            a = _operand(a.reshape(shape_a), a.dtype, shape)
+        if shape_b != shape and b is not None:
+            b = _operand(b.reshape(shape_b), b.dtype, shape)
+        ga = _finish(op.vjp_a(g, a, b, y), shape, shape_a, dtype_a) if need_a else None
+        gb = _finish(op.vjp_b(g, a, b, y), shape, shape_b, dtype_b) if need_b else None
+        return (ga, gb)
+
+
+def _operand(arr: np.ndarray, dt: np.dtype, shape: tuple) -> np.ndarray:
+    """``arr`` as a flat C array of dtype ``dt`` and broadcast to ``shape`` (copies only if needed)."""
+    if arr.dtype != dt:
+        arr = arr.astype(dt)
+    if arr.shape != shape:
+        arr = np.broadcast_to(arr, shape)
+    return arr.ravel()
+
+
+def _finish(g: np.ndarray, shape: tuple, target_shape: tuple, target_dtype) -> np.ndarray:
+    """Reshape a flat gradient, sum it back to the input's shape and cast to its dtype."""
+    g = g.reshape(shape)
+    if shape != target_shape:
+        g = reduce_to_shape(g, target_shape)
+    if g.dtype != target_dtype:
+        g = g.astype(target_dtype)
+    return g
+
+
+def _new(g):
+    return np.empty(g.size, g.dtype)
+
+
+def _neg(g):
+    out = _new(g)
+    k.neg_forward(g, out)
+    return out
+
+
+def _mul(g, other):
+    out = _new(g)
+    k.mul_forward(g, other, out)
+    return out
+
+
+def _mul_s(g, s):
+    out = _new(g)
+    k.mul_scalar_forward(g, s, out)
+    return out
+
+
+def _div(g, other):
+    out = _new(g)
+    k.div_forward(g, other, out)
+    return out
+
+
+def _div_b(g, a, b, y):
+    out = _new(g)
+    k.div_backward_other(g, a, b, out)
+    return out
+
+
+def _pow_a(g, a, b, y):
+    out = _new(g)
+    k.pow_backward_self(g, a, b, out)
+    return out
+
+
+def _pow_b(g, a, b, y):
+    out = _new(g)
+    k.pow_backward_exponent(g, a, y, out)
+    return out
+
+
+def _pow_a_scalar(g, a, p, y):
+    out = _new(g)
+    k.pow_scalar_backward(g, a, p, out)
+    return out
+
+
+_add = _BinaryOp("add", "AddBackward0", k.add_forward, k.add_scalar_forward,
+                 lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g,
+                 saves=(False, False, False))
+_sub = _BinaryOp("sub", "SubBackward0", k.sub_forward, lambda x, s, out: k.add_scalar_forward(x, -s, out),
+                 lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g,
+                 saves=(False, False, False))
+_mul_op = _BinaryOp("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
+                    lambda g, a, b, y: _mul(g, b), lambda g, a, b, y: _mul(g, a),
+                    lambda g, a, s, y: _mul_s(g, s), saves=(True, True, False))
+_div_op = _BinaryOp("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
+                    lambda g, a, b, y: _div(g, b), _div_b,
+                    lambda g, a, s, y: _mul_s(g, g.dtype.type(1) / s), true_divide=True,
+                    saves=(True, True, False))
+_pow_op = _BinaryOp("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
+                    _pow_a, _pow_b, _pow_a_scalar, saves=(True, True, True))
+
+
+def _alpha(b, alpha):
+    if alpha == 1:
+        return b
+    return b * alpha
+
+
+def add(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input + alpha * other``, broadcasting."""
+    if not isinstance(input, Tensor):
+        input, other = other, input  # jitgrad.add(2, x)
+    if alpha != 1:
+        other = other * alpha
+    return _out(_add(input, other), out)
+
+
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input - alpha * other``, broadcasting."""
+    if not isinstance(input, Tensor):
+        return rsub(other, input, alpha=alpha)
+    if alpha != 1:
+        other = other * alpha
+    if input._data.dtype.kind == "b" and getattr(other, "dtype", None) is _dtype.bool:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    return _out(_sub(input, other), out)
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:
+    """``other - alpha * input`` (PyTorch's ``rsub``)."""
+    if alpha != 1:
+        input = input * alpha
+    if isinstance(other, Tensor):
+        return _sub(other, input)
+    return _rsub_scalar(input, other)
+
+
+_RsubNode = define_node("RsubBackward1", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),))
+
+
+def _rsub_scalar(a: Tensor, s) -> Tensor:
+    ad = a._data
+    dt = _dtype.result_type_scalar(ad.dtype, s)
+    x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
+    out = np.empty(ad.shape, dt)
+    k.rsub_scalar_forward(x, dt.type(s), out.ravel())
+    node = new_node(_RsubNode, (edge(a),)) if (_state.enabled and a._requires_grad) else None
+    return result(out, node)
+
+
+def mul(input, other, *, out=None) -> Tensor:
+    """Elementwise product, broadcasting."""
+    if not isinstance(input, Tensor):
+        input, other = other, input
+    return _out(_mul_op(input, other), out)
+
+
+def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
+    """Elementwise true division (``rounding_mode`` 'trunc'/'floor' are not differentiable)."""
+    if not isinstance(input, Tensor):
+        from ..factories import tensor as _tensor
+
+        input = _tensor(input)
+    if rounding_mode is not None:
+        from .comparison import rounded_div
+
+        return rounded_div(input, other, rounding_mode)
+    return _out(_div_op(input, other), out)
+
+
+def _rdiv(self, other) -> Tensor:
+    # other / self, as PyTorch spells it: reciprocal(self) * other -> MulBackward0
+    return reciprocal(self) * other
+
+
+def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001 - PyTorch's name
+    """``input ** exponent`` for a tensor or scalar exponent (and a scalar base)."""
+    if not isinstance(input, Tensor):
+        return _rpow(exponent, input)
+    if exponent.__class__ is not Tensor and _is_scalar(exponent):
+        return _out(_pow_scalar(input, exponent), out)
+    return _out(_pow_op(input, exponent), out)
+
+
+def _pow_scalar(a: Tensor, p) -> Tensor:
+    ad = a._data
+    if ad.dtype.kind in "iu" and isinstance(p, (int, np.integer)) and p < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    dt = _dtype.result_type_scalar(ad.dtype, p)
+    x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
+    p = dt.type(p)
+    out = np.empty(ad.shape, dt)
+    if p == 2 and dt.kind == "f":
+        k.mul_forward(x, x, out.ravel())  # x*x is exact where a**2.0 may call pow()
+    else:
+        k.pow_scalar_forward(x, p, out.ravel())
+    if _state.enabled and a._requires_grad:
+        node = new_node(_PowScalarNode, (edge(a),), (x,), (ad.shape, p), (registry.saved_version(a),))
+        return result(out, node)
+    return result(out, None)
+
+
+def _pow_scalar_backward(node, grads):
+    (x,) = node._saved
+    shape, p = node._ctx
+    g = grads[0].ravel()
+    out = _new(g)
+    k.pow_scalar_backward(g, x, p, out)
+    return (out.reshape(shape),)
+
+
+_PowScalarNode = define_node("PowBackward0", _pow_scalar_backward)
+
+
+def _rpow(base, exponent: Tensor) -> Tensor:
+    # scalar ** tensor (PowBackward2)
+    if not isinstance(exponent, Tensor):
+        raise TypeError("pow() needs at least one Tensor argument")
+    ed = exponent._data
+    dt = _dtype.result_type_scalar(ed.dtype, base)
+    x = ed.ravel() if ed.dtype == dt else ed.astype(dt).ravel()
+    s = dt.type(base)
+    out = np.empty(ed.shape, dt)
+    k.rpow_scalar_forward(s, x, out.ravel())
+    if _state.enabled and exponent._requires_grad:
+        log_s = dt.type(math.log(base)) if base > 0 else (dt.type(-np.inf) if base == 0 else dt.type(np.nan))
+        node = new_node(_RpowNode, (edge(exponent),), (out.ravel(),), (ed.shape, log_s))
+        return result(out, node)
+    return result(out, None)
+
+
+def _rpow_backward(node, grads):
+    (y,) = node._saved
+    shape, log_s = node._ctx
+    g = grads[0].ravel()
+    out = _new(g)
+    k.rpow_scalar_backward(g, y, log_s, out)
+    return (out.reshape(shape),)
+
+
+_RpowNode = define_node("PowBackward2", _rpow_backward)
+
+
+def _out(t: Tensor, out):
+    if out is None:
+        return t
+    out._data = t._data  # functional out= as rebinding storage; not tracked by autograd
+    return out
+
+
+# ============================================================================ unary template
+def _unary(name, node_name, forward, backward, *, saves="both", float_only=True):
+    """Declare a float elementwise op from its forward/backward kernel pair.
+
+    ``saves`` picks what backward needs: 'input', 'result', 'both' or 'none'.
+    """
+    save_x = saves in ("input", "both")
+    save_y = saves in ("result", "both")
+
+    def op(input: Tensor) -> Tensor:
+        xd = input._data
+        dt = xd.dtype
+        if float_only and dt.kind != "f":
+            dt = _dtype.get_default_dtype().np
+            xd = xd.astype(dt)
+        x = xd.ravel()
+        out = np.empty(xd.shape, dt)
+        y = out.ravel()
+        forward(x, y)
+        if _state.enabled and input._requires_grad:
+            node = new_node(node_cls, (edge(input),), (x if save_x else None, y if save_y else None),
+                            xd.shape, (registry.saved_version(input),) if save_x else ())
+            return result(out, node)
+        return result(out, None)
+
+    def _backward(node, grads):
+        x, y = node._saved
+        g = grads[0].ravel()
+        gx = np.empty(g.size, g.dtype)
+        backward(g, x if x is not None else g, y if y is not None else g, gx)
+        return (gx.reshape(node._ctx),)
+
+    node_cls = define_node(node_name, _backward)
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}."
+    return op
+
+
+exp = _unary("exp", "ExpBackward0", k.exp_forward, k.exp_backward, saves="result")
+log = _unary("log", "LogBackward0", k.log_forward, k.log_backward, saves="input")
+sqrt = _unary("sqrt", "SqrtBackward0", k.sqrt_forward, k.sqrt_backward, saves="result")
+sin = _unary("sin", "SinBackward0", k.sin_forward, k.sin_backward, saves="input")
+cos = _unary("cos", "CosBackward0", k.cos_forward, k.cos_backward, saves="input")
+tanh = _unary("tanh", "TanhBackward0", k.tanh_forward, k.tanh_backward, saves="result")
+sigmoid = _unary("sigmoid", "SigmoidBackward0", k.sigmoid_forward, k.sigmoid_backward, saves="result")
+reciprocal = _unary("reciprocal", "ReciprocalBackward0", k.reciprocal_forward, k.reciprocal_backward, saves="result")
+_abs_float = _unary("abs", "AbsBackward0", k.abs_forward, k.abs_backward, saves="input", float_only=False)
+_relu = _unary("relu", "ReluBackward0", k.relu_forward, k.relu_backward, saves="result", float_only=False)
+_NegNode = define_node("NegBackward0", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),))
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Elementwise absolute value."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("abs is not supported for bool tensors")
+    return _abs_float(input)
+
+
+def relu(input: Tensor) -> Tensor:
+    """``max(input, 0)`` elementwise."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError('"clamp_min_cpu" not implemented for \'Bool\'')
+    return _relu(input)
+
+
+def neg(input: Tensor) -> Tensor:
+    """Elementwise negation."""
+    xd = input._data
+    if xd.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    out = np.empty(xd.shape, xd.dtype)
+    k.neg_forward(xd.ravel(), out.ravel())
+    node = new_node(_NegNode, (edge(input),)) if (_state.enabled and input._requires_grad) else None
+    return result(out, node)
+
+
+def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    """Clamp every element into ``[min, max]`` (scalar or tensor bounds)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        from . import comparison
+
+        return comparison.clamp_tensor(input, min, max)
+    xd = input._data
+    dt = xd.dtype
+    if (isinstance(min, float) or isinstance(max, float)) and dt.kind != "f":
+        dt = _dtype.get_default_dtype().np
+        xd = xd.astype(dt)
+    if dt.kind == "f":
+        low = dt.type(-np.inf if min is None else min)
+        high = dt.type(np.inf if max is None else max)
+    else:
+        info = np.iinfo(dt) if dt.kind in "iu" else None
+        if info is None:
+            raise RuntimeError('"clamp_cpu" not implemented for \'Bool\'')
+        low = dt.type(info.min if min is None else min)
+        high = dt.type(info.max if max is None else max)
+    x = xd.ravel()
+    out = np.empty(xd.shape, dt)
+    k.clamp_forward(x, low, high, out.ravel())
+    if _state.enabled and input._requires_grad:
+        node = new_node(_ClampNode, (edge(input),), (x,), (xd.shape, low, high), (registry.saved_version(input),))
+        return result(out, node)
+    return result(out, None)
+
+
+def _clamp_backward(node, grads):
+    (x,) = node._saved
+    shape, low, high = node._ctx
+    g = grads[0].ravel()
+    out = _new(g)
+    k.clamp_backward(g, x, low, high, out)
+    return (out.reshape(shape),)
+
+
+_ClampNode = define_node("ClampBackward1", _clamp_backward)
+
+
+def clamp_min(input, min):  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):  # noqa: A002
+    return clamp(input, max=max)
+
+
+# ============================================================================ the table
+def _pos(rng, *shapes, low=0.5, high=2.0):
+    return [rng.uniform(low, high, s) for s in shapes]
+
+
+def _any(rng, *shapes):
+    return [rng.uniform(-2.0, 2.0, s) for s in shapes]
+
+
+def _away_from_zero(rng, shape):
+    x = rng.uniform(0.3, 2.0, shape)
+    return x * rng.choice([-1.0, 1.0], shape)
+
+
+# Broadcasting pairs exercised by the gradient check for every binary op.
+BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((5,), ())]
+
+register(OpInfo("add", "AddBackward0", add, dunders=("__add__", "__radd__"),
+                samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
+                + [((_any(rng, (3,))[0], 2.5), {}), ((_any(rng, (3,))[0], _any(rng, (3,))[0]), {"alpha": 2})]))
+register(OpInfo("sub", "SubBackward0", sub, dunders=("__sub__",),
+                samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
+                + [((_any(rng, (3,))[0], 2.5), {})]))
+register(OpInfo("rsub", "RsubBackward1", rsub, method=False,
+                samples=lambda rng: [((_any(rng, (3, 2))[0], 2.0), {})]))
+register(OpInfo("mul", "MulBackward0", mul, dunders=("__mul__", "__rmul__"), aliases=("multiply",),
+                samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
+                + [((_any(rng, (3,))[0], -1.5), {})]))
+register(OpInfo("div", "DivBackward0", div, dunders=("__truediv__",), aliases=("divide", "true_divide"),
+                samples=lambda rng: [((a, _away_from_zero(rng, sb)), {}) for sa, sb in BINARY_SHAPES
+                                     for a in _any(rng, sa)] + [((_any(rng, (3,))[0], 0.7), {})]))
+register(OpInfo("pow", "PowBackward0", pow, dunders=("__pow__",),
+                samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES[:3] for a, b in
+                                     [(_pos(rng, sa)[0], _any(rng, sb)[0])]]
+                + [((_any(rng, (4,))[0], 2), {}), ((_pos(rng, (4,))[0], 0.5), {}), ((_any(rng, (4,))[0], 3.0), {}),
+                   ((_any(rng, (4,))[0], 0), {})]))
+register(OpInfo("neg", "NegBackward0", neg, dunders=("__neg__",), aliases=("negative",),
+                samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
+register(OpInfo("exp", "ExpBackward0", exp, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
+register(OpInfo("log", "LogBackward0", log, samples=lambda rng: [((x,), {}) for x in _pos(rng, (3, 4), ())]))
+register(OpInfo("sqrt", "SqrtBackward0", sqrt, samples=lambda rng: [((x,), {}) for x in _pos(rng, (3, 4), ())]))
+register(OpInfo("abs", "AbsBackward0", abs, dunders=("__abs__",), aliases=("absolute",),
+                samples=lambda rng: [((_away_from_zero(rng, (3, 4)),), {})]))
+register(OpInfo("sin", "SinBackward0", sin, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
+register(OpInfo("cos", "CosBackward0", cos, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
+register(OpInfo("tanh", "TanhBackward0", tanh, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
+register(OpInfo("sigmoid", "SigmoidBackward0", sigmoid,
+                samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
+register(OpInfo("relu", "ReluBackward0", relu, samples=lambda rng: [((_away_from_zero(rng, (3, 4)),), {})]))
+register(OpInfo("reciprocal", "ReciprocalBackward0", reciprocal,
+                samples=lambda rng: [((_away_from_zero(rng, (3, 4)),), {})]))
+register(OpInfo("clamp", "ClampBackward1", clamp, aliases=("clip",),
+                samples=lambda rng: [((_any(rng, (3, 4))[0],), {"min": -0.9, "max": 1.1}),
+                                     ((_any(rng, (5,))[0],), {"min": 0.1}),
+                                     ((_any(rng, (5,))[0],), {"max": -0.2})],
+                notes="sample points avoid the kinks at the bounds"))
+register(OpInfo("clamp_min", "ClampBackward1", clamp_min, samples=None))
+register(OpInfo("clamp_max", "ClampBackward1", clamp_max, samples=None))
+
+Tensor.__rsub__ = lambda self, other: rsub(self, other)
+Tensor.__rtruediv__ = _rdiv
+Tensor.__rpow__ = lambda self, other: _rpow(other, self)
+Tensor.__pos__ = lambda self: self

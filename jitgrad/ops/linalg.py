@@ -1,0 +1,200 @@
+"""Matrix products: dot, mv, mm, bmm and matmul (which folds onto them as PyTorch does).
+
+The forward and backward products are GEMM/GEMV calls through NumPy's BLAS: a hand-written
+Numba loop cannot match a tuned BLAS, and Numba's own ``np.dot`` would pull in SciPy.
+"""
+import numpy as np
+
+from ..tensor import Tensor, edge
+from . import registry
+from .registry import OpInfo, define_node, new_node, register, result
+
+_state = registry._state
+_DTYPE_NAMES = {"f": {4: "float", 8: "double", 2: "c10::Half"}, "i": {8: "long int", 4: "int"}}
+
+
+def _name(dt):
+    return {np.float32: "float", np.float64: "double", np.int64: "long int", np.int32: "int"}.get(dt.type, dt.name)
+
+
+def _record(cls, out, a: Tensor, b: Tensor, ctx=None):
+    if _state.enabled and (a._requires_grad or b._requires_grad):
+        node = new_node(cls, (edge(a), edge(b)), (a._data, b._data), ctx,
+                        (registry.saved_version(a), registry.saved_version(b)))
+        return result(out, node)
+    return result(out, None)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors."""
+    a, b = input._data, other._data
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the "
+            f"same number of elements, but got {a.shape[0]} and {b.shape[0]} elements respectively"
+        )
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_short(a.dtype)} and {_short(b.dtype)}")
+    return _record(_DotNode, np.asarray(np.dot(a, b), dtype=a.dtype), input, other)
+
+
+def _short(dt):
+    from .._dtype import from_numpy_dtype
+
+    return from_numpy_dtype(dt)._legacy[:-6]
+
+
+def _dot_backward(node, grads):
+    a, b = node._saved
+    g = grads[0]
+    return (g * b if node.next_functions[0][0] is not None else None,
+            g * a if node.next_functions[1][0] is not None else None)
+
+
+_DotNode = define_node("DotBackward0", _dot_backward)
+
+
+def _check_same_dtype(a, b):
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_name(a.dtype)} != {_name(b.dtype)}")
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors."""
+    a, b = input._data, mat2._data
+    if a.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if b.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+                           f"{b.shape[0]}x{b.shape[1]})")
+    _check_same_dtype(a, b)
+    return _record(_MmNode, a @ b, input, mat2)
+
+
+def _mm_backward(node, grads):
+    a, b = node._saved
+    g = grads[0]
+    ga = g @ b.T if node.next_functions[0][0] is not None else None
+    gb = a.T @ g if node.next_functions[1][0] is not None else None
+    return (ga, gb)
+
+
+_MmNode = define_node("MmBackward0", _mm_backward)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix-vector product."""
+    a, v = input._data, vec._data
+    if a.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {v.ndim}")
+    if a.shape[1] != v.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({v.shape[0]})")
+    _check_same_dtype(a, v)
+    return _record(_MvNode, a @ v, input, vec)
+
+
+def _mv_backward(node, grads):
+    a, v = node._saved
+    g = grads[0]
+    ga = np.outer(g, v) if node.next_functions[0][0] is not None else None
+    gv = a.T @ g if node.next_functions[1][0] is not None else None
+    return (ga, gv)
+
+
+_MvNode = define_node("MvBackward0", _mv_backward)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix product of two 3-D tensors with the same batch size."""
+    a, b = input._data, mat2._data
+    if a.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if b.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] "
+            f"but got: [{b.shape[0]}, {b.shape[1]}]."
+        )
+    _check_same_dtype(a, b)
+    return _record(_BmmNode, np.matmul(a, b), input, mat2)
+
+
+def _bmm_backward(node, grads):
+    a, b = node._saved
+    g = grads[0]
+    ga = np.matmul(g, b.transpose(0, 2, 1)) if node.next_functions[0][0] is not None else None
+    gb = np.matmul(a.transpose(0, 2, 1), g) if node.next_functions[1][0] is not None else None
+    return (ga, gb)
+
+
+_BmmNode = define_node("BmmBackward0", _bmm_backward)
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands."""
+    from . import shape as sh
+
+    if not isinstance(other, Tensor) or not isinstance(input, Tensor):
+        raise TypeError("matmul(): argument 'other' must be Tensor")
+    da, db = input._data.ndim, other._data.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
+    if da == 1 and db == 1:
+        return dot(input, other)
+    if da == 2 and db == 1:
+        return mv(input, other)
+    if da == 1 and db == 2:
+        return sh.squeeze_named(mm(sh.unsqueeze(input, 0), other), 0, "SqueezeBackward4")
+    if da == 2 and db == 2:
+        return mm(input, other)
+    if db <= 2 and da >= 3:
+        # fold the batch into the rows: (..., n, k) @ (k, m) is one mm
+        lead = input._data.shape[:-1]
+        other2 = sh.unsqueeze(other, 1) if db == 1 else other
+        if other2._data.shape[0] != input._data.shape[-1]:
+            raise RuntimeError(
+                f"mat1 and mat2 shapes cannot be multiplied ({int(np.prod(lead))}x{input._data.shape[-1]} and "
+                f"{other2._data.shape[0]}x{other2._data.shape[1]})"
+            )
+        res = mm(sh.reshape(input, (-1, input._data.shape[-1])), other2)
+        out_shape = lead + ((other2._data.shape[1],) if db == 2 else ())
+        return sh.unsafe_view(res, out_shape)
+    # general batched case: broadcast the batch dims, then bmm
+    a1 = sh.unsqueeze(input, 0) if da == 1 else input
+    b1 = sh.unsqueeze(other, -1) if db == 1 else other
+    n, ka = a1._data.shape[-2:]
+    kb, m = b1._data.shape[-2:]
+    if ka != kb:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{int(np.prod(a1._data.shape[:-2]))}, {ka}] "
+            f"but got: [{int(np.prod(b1._data.shape[:-2]))}, {kb}]."
+        )
+    from .broadcast import broadcast_shapes
+
+    batch = broadcast_shapes(a1._data.shape[:-2], b1._data.shape[:-2])
+    a3 = sh.reshape(sh.expand(a1, batch + (n, ka)), (-1, n, ka))
+    b3 = sh.reshape(sh.expand(b1, batch + (kb, m)), (-1, kb, m))
+    res = bmm(a3, b3)
+    out_shape = batch + ((n,) if da > 1 else ()) + ((m,) if db > 1 else ())
+    return sh.unsafe_view(res, out_shape)
+
+
+def _mat(rng, *shape):
+    return rng.uniform(-1, 1, shape)
+
+
+register(OpInfo("dot", "DotBackward0", dot, samples=lambda rng: [((_mat(rng, 5), _mat(rng, 5)), {})]))
+register(OpInfo("mm", "MmBackward0", mm, samples=lambda rng: [((_mat(rng, 3, 4), _mat(rng, 4, 2)), {})]))
+register(OpInfo("mv", "MvBackward0", mv, samples=lambda rng: [((_mat(rng, 3, 4), _mat(rng, 4)), {})]))
+register(OpInfo("bmm", "BmmBackward0", bmm, samples=lambda rng: [((_mat(rng, 2, 3, 4), _mat(rng, 2, 4, 2)), {})]))
+register(OpInfo("matmul", "MmBackward0", matmul, dunders=("__matmul__",),
+                samples=lambda rng: [((_mat(rng, *sa), _mat(rng, *sb)), {}) for sa, sb in [
+                    ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((3, 4), (4, 2)), ((2, 3, 4), (4, 2)),
+                    ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,))]]))
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)

@@ -1,0 +1,215 @@
+"""Reductions: sum, mean, norm -- over everything or over ``dim`` with ``keepdim``."""
+import numpy as np
+
+from .. import _dtype, errors
+from ..kernels import reduction as k
+from ..tensor import Tensor, edge
+from . import registry
+from .registry import OpInfo, define_node, new_node, register, result
+
+_state = registry._state
+
+
+def normalize_dims(dim, ndim: int) -> tuple:
+    """``dim`` (None, int or sequence) as a sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        dims = (int(dim),)
+    else:
+        dims = tuple(int(d) for d in dim)
+        if not dims:
+            return tuple(range(ndim))
+    n = ndim if ndim > 0 else 1
+    out = []
+    for d in dims:
+        if d < -n or d >= n:
+            raise errors.dim_out_of_range(d, ndim)
+        d = d + n if d < 0 else d
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    if ndim == 0:
+        return ()
+    return tuple(sorted(out))
+
+
+def _as_middle(x: np.ndarray, axes: tuple):
+    """View ``x`` as (outer, n, inner) with ``axes`` merged into the middle (copying only when the
+    axes are not adjacent or ``x`` is not contiguous)."""
+    lo, hi = axes[0], axes[-1]
+    if hi - lo + 1 != len(axes):  # not adjacent: move the reduced axes to the end
+        keep = [d for d in range(x.ndim) if d not in axes]
+        x = np.ascontiguousarray(x.transpose(keep + list(axes)))
+        lo, hi = len(keep), x.ndim - 1
+    elif not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    shape = x.shape
+    outer = int(np.prod(shape[:lo], dtype=np.int64))
+    n = int(np.prod(shape[lo:hi + 1], dtype=np.int64))
+    inner = int(np.prod(shape[hi + 1:], dtype=np.int64))
+    return x.reshape(outer, n, inner)
+
+
+def _sum_dtype(dt: np.dtype) -> np.dtype:
+    return dt if dt.kind == "f" else np.dtype(np.int64)
+
+
+def sum_array(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """Sum ``x`` over ``axes`` (sorted, non-empty) without keepdim, with the jitted kernels."""
+    dt = _sum_dtype(x.dtype)
+    if x.dtype != dt:
+        x = x.astype(dt)
+    if len(axes) == x.ndim:
+        acc = k.sum_all_forward(x.ravel(), 0.0 if dt.kind == "f" else 0)
+        return np.array(acc, dtype=dt)
+    x3 = _as_middle(x, axes)
+    out = np.empty((x3.shape[0], x3.shape[2]), dt)
+    k.sum_middle_forward(x3, out)
+    return out.reshape([s for d, s in enumerate(x.shape) if d not in axes])
+
+
+def _keepdim_shape(shape, axes):
+    return tuple(1 if d in axes else s for d, s in enumerate(shape))
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    """Sum of all elements, or over ``dim`` (int or tuple) keeping it if ``keepdim``."""
+    xd = input._data
+    if dtype is not None:
+        xd = xd.astype(_dtype.to_numpy_dtype(dtype))
+    axes = normalize_dims(dim, xd.ndim)
+    if not axes:
+        out = xd.astype(_sum_dtype(xd.dtype)) if xd.dtype != _sum_dtype(xd.dtype) else xd.copy()
+    else:
+        out = sum_array(xd, axes)
+    if keepdim:
+        out = out.reshape(_keepdim_shape(xd.shape, axes))
+    if _state.enabled and input._requires_grad:
+        cls = _SumAllNode if dim is None else _SumDimNode
+        node = new_node(cls, (edge(input),), None, (xd.shape, input._data.dtype, axes, keepdim))
+        return result(out, node)
+    return result(out, None)
+
+
+def _sum_backward(node, grads):
+    shape, dtype, axes, keepdim = node._ctx
+    g = grads[0]
+    if not keepdim:
+        g = g.reshape(_keepdim_shape(shape, axes))
+    g = np.broadcast_to(g, shape)  # a read-only view: consumers copy only if they must
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return (g,)
+
+
+_SumAllNode = define_node("SumBackward0", _sum_backward)
+_SumDimNode = define_node("SumBackward1", _sum_backward)
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean of all elements, or over ``dim`` keeping it if ``keepdim``."""
+    xd = input._data
+    if dtype is not None:
+        xd = xd.astype(_dtype.to_numpy_dtype(dtype))
+    if xd.dtype.kind != "f":
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {_dtype.from_numpy_dtype(xd.dtype)._legacy[:-6]}"
+        )
+    axes = normalize_dims(dim, xd.ndim)
+    count = int(np.prod([xd.shape[d] for d in axes], dtype=np.int64)) if axes else 1
+    total = sum_array(xd, axes) if axes else xd.copy()
+    out = np.asarray(total / xd.dtype.type(count) if count else np.full(total.shape, np.nan, xd.dtype),
+                     dtype=xd.dtype)
+    if keepdim:
+        out = out.reshape(_keepdim_shape(xd.shape, axes))
+    if _state.enabled and input._requires_grad:
+        cls = _MeanAllNode if dim is None else _MeanDimNode
+        node = new_node(cls, (edge(input),), None, (xd.shape, xd.dtype, axes, keepdim, count))
+        return result(out, node)
+    return result(out, None)
+
+
+def _mean_backward(node, grads):
+    shape, dtype, axes, keepdim, count = node._ctx
+    g = grads[0]
+    if not keepdim:
+        g = g.reshape(_keepdim_shape(shape, axes))
+    g = np.asarray(g / dtype.type(count), dtype=dtype)
+    return (np.broadcast_to(g, shape),)
+
+
+_MeanAllNode = define_node("MeanBackward0", _mean_backward)
+_MeanDimNode = define_node("MeanBackward1", _mean_backward)
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Vector p-norm of all elements, or over ``dim`` (p: number, inf, -inf or 'fro')."""
+    xd = input._data
+    if dtype is not None:
+        xd = xd.astype(_dtype.to_numpy_dtype(dtype))
+    if xd.dtype.kind != "f":
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+            + _dtype.from_numpy_dtype(xd.dtype)._legacy[:-6]
+        )
+    if p == "fro" or p is None:
+        p = 2.0
+    elif p == "nuc" or isinstance(p, str):
+        raise NotImplementedError(f"norm with p={p!r} (matrix norms) is not supported yet")
+    p = float(p)
+    if p == -np.inf:
+        return _neg_inf_norm(input, dim, keepdim)
+    axes = normalize_dims(dim, xd.ndim)
+    if not axes:
+        axes = ()
+        x3 = xd.reshape(-1, 1, 1) if xd.ndim else xd.reshape(1, 1, 1)
+    else:
+        x3 = _as_middle(xd, axes)
+    out2 = np.empty((x3.shape[0], x3.shape[2]), xd.dtype)
+    k.norm_middle_forward(x3, p, out2)
+    out_shape = _keepdim_shape(xd.shape, axes) if keepdim else tuple(s for d, s in enumerate(xd.shape) if d not in axes)
+    out = out2.reshape(out_shape)
+    if _state.enabled and input._requires_grad:
+        node = new_node(_NormNode, (edge(input),), (x3, out2), (xd.shape, axes, p),
+                        (registry.saved_version(input),))
+        return result(out, node)
+    return result(out, None)
+
+
+def _norm_backward(node, grads):
+    x3, norm2 = node._saved
+    shape, axes, p = node._ctx
+    g = np.ascontiguousarray(grads[0], dtype=x3.dtype).reshape(norm2.shape)
+    gx = np.empty(x3.shape, x3.dtype)
+    k.norm_middle_backward(g, x3, norm2, p, gx)
+    if axes and axes[-1] - axes[0] + 1 != len(axes):  # undo the transpose of _as_middle
+        keep = [d for d in range(len(shape)) if d not in axes]
+        perm = keep + list(axes)
+        gx = gx.reshape([shape[d] for d in perm]).transpose(np.argsort(perm))
+    return (gx.reshape(shape),)
+
+
+_NormNode = define_node("LinalgVectorNormBackward0", _norm_backward)
+
+
+def _neg_inf_norm(input, dim, keepdim):
+    raise NotImplementedError("norm with p=-inf is not supported yet (it needs amin, planned with the wider op library)")
+
+
+def _samples_reduce(rng):
+    x = rng.uniform(-2, 2, (3, 4, 5))
+    return [((x,), {}), ((x,), {"dim": 1}), ((x,), {"dim": -1, "keepdim": True}), ((x,), {"dim": (0, 2)}),
+            ((rng.uniform(-2, 2, ()),), {})]
+
+
+def _samples_norm(rng):
+    x = rng.uniform(0.2, 2, (3, 4)) * rng.choice([-1.0, 1.0], (3, 4))
+    return [((x,), {}), ((x,), {"dim": 1}), ((x,), {"p": 1, "dim": 0}), ((x,), {"p": 3}),
+            ((x,), {"dim": 0, "keepdim": True}), ((x,), {"p": float("inf"), "dim": 1})]
+
+
+register(OpInfo("sum", "SumBackward0", sum, samples=_samples_reduce))
+register(OpInfo("mean", "MeanBackward0", mean, samples=_samples_reduce))
+register(OpInfo("norm", "LinalgVectorNormBackward0", norm, samples=_samples_norm))

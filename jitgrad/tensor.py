@@ -1,0 +1,410 @@
+"""Tensor: a NumPy array plus autograd metadata.  Operators and math methods are attached by
+the op declarations in ``jitgrad.ops`` (one source of truth per op); this module holds the
+storage, the autograd attributes and the methods that are not ops."""
+import numpy as np
+
+from . import _dtype
+from . import errors
+from ._tensor_str import tensor_repr
+from .autograd import grad_mode
+from .autograd.graph import accumulator_for
+
+
+class Size(tuple):
+    """A tensor's shape; a tuple that prints as ``torch.Size([2, 3])``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "torch.Size([" + ", ".join(str(s) for s in self) + "])"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        r = tuple.__getitem__(self, item)
+        return Size(r) if isinstance(item, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+class _Device:
+    __slots__ = ()
+    type = "cpu"
+    index = None
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+    def __str__(self):
+        return "cpu"
+
+    def __eq__(self, other):
+        return other == "cpu" or isinstance(other, _Device)
+
+    def __hash__(self):
+        return hash("cpu")
+
+
+CPU = _Device()
+
+
+def device(type="cpu", index=None):  # noqa: A002 - PyTorch's name
+    """Only the CPU exists in jitgrad."""
+    if str(type).split(":")[0] != "cpu":
+        raise RuntimeError(f"jitgrad runs on the CPU only; got device {type!r}")
+    return CPU
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it.
+
+    Storage is a NumPy array (``_data``); views share it.  ``_vc`` is the version counter,
+    a one-element list shared by a tensor and its views and bumped by every in-place op.
+    """
+
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_vc", "_output_nr", "__dict__", "__weakref__")
+
+    # Defaults for rarely-set attributes (kept out of __slots__ so creating a tensor stays cheap).
+    _grad = None
+    _grad_acc = None
+    _hooks = None
+    _retains_grad = False
+    _base = None
+    __array_priority__ = 1000  # NumPy defers to our reflected operators
+
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor(data) -> float copy
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            arr = np.array(args[0]._data if isinstance(args[0], Tensor) else args[0],
+                           dtype=_dtype.get_default_dtype().np)
+        else:
+            shape = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+            arr = np.zeros(tuple(int(s) for s in shape), dtype=_dtype.get_default_dtype().np)
+        self._data = arr
+        self._requires_grad = False
+        self.grad_fn = None
+        self._vc = [0]
+        self._output_nr = 0
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """Return the shape, or the size of one dim."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    ndim = property(dim)
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def dtype(self) -> _dtype.dtype:
+        return _dtype._FROM_NP[self._data.dtype]
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return self._data.flags.c_contiguous
+
+    def stride(self, dim=None):
+        """Strides in elements, as PyTorch reports them."""
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
+
+    def data_ptr(self) -> int:
+        return self._data.ctypes.data
+
+    # ------------------------------------------------------------------ autograd attributes
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None:
+            raise RuntimeError(errors.NON_LEAF_REQUIRES_GRAD)
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError(errors.FLOAT_ONLY_GRAD_SETTER)
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    @property
+    def output_nr(self) -> int:
+        return self._output_nr
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    @property
+    def data(self) -> "Tensor":
+        """The same storage, detached from the graph (changes to it are not tracked)."""
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing storage (and the version counter) that is not part of the graph."""
+        t = _wrap(self._data)
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> "Tensor":
+        """Detach in place: become a leaf that does not require grad."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self._retains_grad:
+            return
+        import weakref
+
+        node = self.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """Register ``hook(grad) -> Tensor or None`` called with this tensor's gradient."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn._add_tensor_hook(self._output_nr, hook)
+        from .autograd.graph import RemovableHandle
+
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def _accumulate_grad(self, g: np.ndarray) -> None:
+        """AccumulateGrad's body: run leaf hooks, then add ``g`` into ``.grad`` in place."""
+        if self._hooks:
+            g = _run_tensor_hooks(self._hooks, g)
+        if g.dtype != self._data.dtype:
+            g = g.astype(self._data.dtype)
+        grad = self._grad
+        if grad is None:
+            # A copy: the incoming array may be shared with another leaf or be a read-only view.
+            self._grad = _wrap(np.array(g, order="C"))
+        else:
+            np.add(grad._data, g, out=grad._data)
+            grad._vc[0] += 1
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Compute the gradient of this tensor w.r.t. graph leaves and accumulate it in ``.grad``."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The NumPy array sharing this tensor's storage (zero-copy)."""
+        if self._requires_grad and not force:
+            raise RuntimeError(errors.NUMPY_REQUIRES_GRAD)
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        """The values as (nested) Python lists."""
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(()).item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            if self._data.size == 0:
+                raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __contains__(self, element):
+        value = element._data if isinstance(element, Tensor) else element
+        return bool((self._data == value).any())
+
+    def __repr__(self, *, tensor_contents=None):
+        name = None if self.grad_fn is None else self.grad_fn.name()
+        return tensor_repr(self._data, self.dtype.name, requires_grad=self._requires_grad, grad_fn_name=name)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the moment."
+            )
+        t = _wrap(self._data.copy())
+        t._requires_grad = self._requires_grad
+        if self._grad is not None:
+            t._grad = _wrap(self._grad._data.copy())
+        memo[id(self)] = t
+        return t
+
+    # ------------------------------------------------------------------ dtype conversion (untracked for ints)
+    def type(self, dtype=None):
+        if dtype is None:
+            return "torch." + self.dtype._legacy
+        return self.to(dtype)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def contiguous(self, memory_format=None) -> "Tensor":
+        """Self if C-contiguous, else a contiguous copy (recorded as CloneBackward0)."""
+        if self._data.flags.c_contiguous:
+            return self
+        return self.clone()
+
+
+def _rebuild(data, requires_grad):
+    t = _wrap(data)
+    t._requires_grad = requires_grad
+    return t
+
+
+def _wrap(array: np.ndarray) -> Tensor:
+    """A new leaf Tensor around ``array`` (no copy), not requiring grad.  The hot-path constructor."""
+    t = Tensor.__new__(Tensor)
+    t._data = array
+    t._requires_grad = False
+    t.grad_fn = None
+    t._vc = [0]
+    t._output_nr = 0
+    return t
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    """Normalise a possibly negative dim, with PyTorch's error (0-d tensors accept -1 and 0)."""
+    n = ndim if ndim > 0 else 1
+    if dim < -n or dim >= n:
+        raise errors.dim_out_of_range(dim, ndim)
+    return dim + n if dim < 0 else dim
+
+
+def _run_tensor_hooks(hooks, g: np.ndarray) -> np.ndarray:
+    """Call tensor hooks in order; a hook may return a replacement gradient."""
+    for hook in list(hooks):
+        with grad_mode.no_grad():
+            res = hook(_wrap(g))
+        if res is not None:
+            g = res._data if isinstance(res, Tensor) else np.asarray(res)
+    return g
+
+
+def edge(t: Tensor):
+    """The graph edge a new node uses to reach input ``t``: its grad_fn or its AccumulateGrad."""
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if t._requires_grad:
+        return (accumulator_for(t), 0)
+    return (None, 0)
