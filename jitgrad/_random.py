@@ -22,18 +22,21 @@ How PyTorch generates (ATen, CPU):
 * float uniform: ``(random() & (2^24-1)) * 2^-24 * (to-from) + from`` in float32;
   double uniform: the same with ``random64()`` and 53 bits;
 * normal, contiguous with >= 16 elements: fill with uniforms, Box-Muller in blocks of 16
-  (the last, partial block is redrawn and recomputed); fewer than 16 elements (or
-  non-contiguous): one ``normal_distribution<double>`` sample per element, the second
-  Box-Muller value cached in the generator;
-* randint: ``int64((val % range) + low)``, ``val`` from ``random64()`` when range >= 2^32
-  (int64 / float / double), otherwise ``random()``;
+  (the last, partial block is redrawn and recomputed), ``* std + mean`` fused; fewer than
+  16 elements (or non-contiguous): one ``normal_distribution<double>`` sample per
+  element, the second Box-Muller value cached in the generator;
+* randint: ``int64((val % range) + low)``, ``val`` from ``random64()`` when
+  range >= 2^28 (any dtype; the public-wheel branch of DistributionsHelper.h),
+  otherwise ``random()``;
 * randperm: Fisher-Yates with ``random() % (n - i)``.
 
 CPU-dependence: PyTorch compiles these kernels once per CPU capability and picks one at
 run time (``ATEN_CPU_CAPABILITY`` or CPU detection).  On x86-64 the AVX2 and AVX512 builds
-fuse ``a * b + c`` into FMA, and the AVX2 build's float32 ``randn`` (>= 16 elements) uses
-the ``avx_mathfun.h`` log/sincos approximations instead of libm.  We detect the capability
-the same way (lazily, at the first draw) and reproduce whichever variant torch uses.
+fuse ``a * b + c`` into FMA in uniform_ / small normal_, and their float32 ``randn`` with
+>= 16 elements uses the ``avx_mathfun.h`` log/sincos approximations instead of libm.  We
+detect the capability the same way (lazily, at the first draw) and reproduce whichever
+variant torch would use; all three x86-64 variants are verified bit-for-bit against the
+torch 2.13 CPU wheel.
 """
 import os
 import platform
@@ -75,33 +78,34 @@ def _kernels():
 
 
 # ----------------------------------------------------------------------------- capability
-_fp_mode = None  # (use_fma, avx2_randn) once detected
+_fp_mode = None  # (use_fma, avx, capability) once detected
+_X86 = ("x86_64", "amd64", "x86", "i386", "i686")
 
 
-def _detect_capability():
-    """Which ATen CPU kernel build torch would dispatch to: 'default'/'avx2'/'avx512' on
-    x86-64 (same rules as DispatchStub.cpp compute_cpu_capability), 'default' elsewhere."""
-    machine = platform.machine().lower()
-    if machine not in ("x86_64", "amd64", "x86", "i386", "i686"):
-        return "default"
-    env = os.environ.get("ATEN_CPU_CAPABILITY")
-    if env in ("default", "avx2", "avx512"):
-        return env
+def _cpu_has():
+    """Feature test of the host CPU (LLVM's view, which includes OS support)."""
     try:
         import llvmlite.binding as llvm
         feats = llvm.get_host_cpu_features()
-        has = lambda name: bool(feats.get(name, False))  # noqa: E731
+        return lambda name: bool(feats.get(name, False))
     except Exception:  # pragma: no cover - fall back to /proc/cpuinfo
         try:
             with open("/proc/cpuinfo") as f:
                 flags = set(f.read().split())
         except OSError:
-            return "default"
-        has = lambda name: name in flags  # noqa: E731
-        has_fma = has("fma")
-        if all(has(x) for x in ("avx512vl", "avx512bw", "avx512dq")) and has_fma:
-            return "avx512"
-        return "avx2" if has("avx2") and has_fma else "default"
+            flags = set()
+        return lambda name: name in flags
+
+
+def _detect_capability():
+    """The ATen CPU kernel build torch dispatches to ('default'/'avx2'/'avx512' on x86-64;
+    the rules of compute_cpu_capability in ATen/native/DispatchStub.cpp), else 'default'."""
+    if platform.machine().lower() not in _X86:
+        return "default"
+    env = os.environ.get("ATEN_CPU_CAPABILITY")
+    if env in ("default", "avx2", "avx512"):
+        return env
+    has = _cpu_has()
     if has("avx512vl") and has("avx512bw") and has("avx512dq") and has("fma"):
         return "avx512"
     if has("avx2") and has("fma"):
@@ -117,11 +121,12 @@ def _set_capability(cap=None):
         cap = _detect_capability()
     if cap not in ("default", "avx2", "avx512"):
         raise ValueError(f"unknown CPU capability {cap!r}")
-    x86 = platform.machine().lower() in ("x86_64", "amd64", "x86", "i386", "i686")
-    # x86-64 'default' has no FMA, so GCC cannot contract there; other targets (aarch64)
-    # have FMA in the baseline ISA and GCC contracts by default.
-    use_fma = cap != "default" or not x86
-    # torch >= 2.x builds normal_fill_AVX2 (avx_mathfun.h) into both AVX2 and AVX512
+    # use_fma: GCC fuses ``a * b + c`` in the uniform / serial-normal kernels of the AVX2
+    # and AVX512 builds; the x86-64 'default' build has no FMA.  Other targets (aarch64)
+    # have FMA in the baseline ISA, so GCC fuses there too (not verified).
+    use_fma = cap != "default" or platform.machine().lower() not in _X86
+    # avx: float32 normal_fill uses normal_fill_AVX2 (avx_mathfun.h log/sincos); the
+    # torch 2.13 wheel does so in both its AVX2 and AVX512 builds (measured).
     _fp_mode = (use_fma, cap in ("avx2", "avx512"), cap)
     return cap
 
@@ -175,29 +180,44 @@ def _float_dtype(dtype, what):
     return dt
 
 
-def _memory_view(array, what):
-    """(flat view in memory order, is C-contiguous) of a dense float array."""
+def _check_fill_target(array, what):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{what}: expected a numpy.ndarray, got {type(array).__name__}")
     if array.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{what}: expected float32 or float64, got {array.dtype}")
     if not array.flags.writeable:
         raise ValueError(f"{what}: array is read-only")
+
+
+def _fill_in_iteration_order(array, fill):
+    """Call ``fill(flat)`` on a 1-D buffer laid out in the order torch's TensorIterator
+    visits ``array`` (C order when contiguous; otherwise dimensions sorted by stride,
+    the smallest innermost), then store it into ``array``."""
     if array.flags.c_contiguous:
-        return array.reshape(-1), True
-    if array.flags.f_contiguous:
-        # torch iterates a non-contiguous output in memory order (and it is not
-        # is_contiguous(), so normal_ takes the serial path)
-        return array.T.reshape(-1), False
-    raise ValueError(f"{what}: array must be contiguous")
+        fill(array.reshape(-1))
+        return
+    # outermost = largest stride; ties keep the original dimension order
+    axes = sorted(range(array.ndim), key=lambda d: -array.strides[d])
+    view = array.transpose(axes)
+    tmp = np.empty(array.size, dtype=array.dtype)
+    fill(tmp)
+    view[...] = tmp.reshape(view.shape)
 
 
 _FLOAT_DIGITS = {np.dtype(np.float32): 24, np.dtype(np.float64): 53}
 
 
+def _float_to_int64(x):
+    # static_cast<int64_t>(float) as x86-64 executes it: out-of-range -> INT64_MIN
+    x = float(x)
+    if x != x or not -(2.0 ** 63) <= x < 2.0 ** 63:
+        return -(2 ** 63)
+    return int(x)
+
+
 def _update_from(frm, digits, ftype):
     # at::native::templates::update_from
-    plus1 = int(ftype(frm + 1))
+    plus1 = _float_to_int64(ftype(frm + 1))
     if plus1 < frm:
         f = abs(frm + 1)
         n = f.bit_length() - 1 if f else 0
@@ -206,7 +226,8 @@ def _update_from(frm, digits, ftype):
 
 
 def _update_to(to, digits, ftype):
-    minus1 = int(ftype(to - 1))
+    # at::native::templates::update_to
+    minus1 = _float_to_int64(ftype(to - 1))
     if minus1 >= to:
         t = abs(to - 1)
         n = t.bit_length() - 1 if t else 0
@@ -354,7 +375,8 @@ class Generator:
         return out.reshape(shape)
 
     def uniform_(self, array, low=0.0, high=1.0):
-        flat, _ = _memory_view(array, "uniform_")
+        """Fill ``array`` (float32/float64, any strides) in place, like ``Tensor.uniform_``."""
+        _check_fill_target(array, "uniform_")
         low = float(low)
         high = float(high)
         fmax = float(np.finfo(array.dtype).max)
@@ -369,18 +391,22 @@ class Generator:
             raise RuntimeError(
                 f"uniform_ expects to-from <= max of {array.dtype}, but found to={high} and "
                 f"from={low} which result in to-from to exceed the limit")
-        if flat.size:
-            self._uniform_flat(flat, low, high)
+        if array.size:
+            _fill_in_iteration_order(array, lambda flat: self._uniform_flat(flat, low, high))
         return array
 
     def normal_(self, array, mean=0.0, std=1.0):
-        flat, contiguous = _memory_view(array, "normal_")
+        """Fill ``array`` (float32/float64, any strides) in place, like ``Tensor.normal_``
+        (non-contiguous arrays take torch's one-sample-at-a-time path)."""
+        _check_fill_target(array, "normal_")
         mean = float(mean)
         std = float(std)
         if not std >= 0.0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-        if flat.size:
-            self._normal_flat(flat, mean, std, contiguous)
+        if array.size:
+            contiguous = array.flags.c_contiguous
+            _fill_in_iteration_order(
+                array, lambda flat: self._normal_flat(flat, mean, std, contiguous))
         return array
 
     def randint(self, low, high, shape, dtype=np.int64):

@@ -7,6 +7,7 @@ from . import _dtype
 from . import errors
 from ._tensor_str import tensor_repr
 from .autograd import grad_mode
+from .autograd.engine import run_backward
 from .autograd.graph import accumulator_for
 
 
@@ -231,6 +232,7 @@ class Tensor:
         import weakref
 
         node = self.grad_fn
+        node._hooked = True
         if node._retained is None:
             node._retained = {}
         node._retained[self._output_nr] = weakref.ref(self)
@@ -265,6 +267,12 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Compute the gradient of this tensor w.r.t. graph leaves and accumulate it in ``.grad``."""
+        node = self.grad_fn
+        if gradient is None and inputs is None and not create_graph and node is not None and self._data.size == 1:
+            # the common `loss.backward()`: skip the general argument handling
+            run_backward(((node, self._output_nr),), (np.ones(self._data.shape, self._data.dtype),),
+                         bool(retain_graph))
+            return
         from .autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)

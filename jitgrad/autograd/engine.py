@@ -1,29 +1,14 @@
-"""The backward engine: count dependencies, then run each node once all its gradients arrived.
+"""The backward engine: run each node once, in decreasing creation order, after all the
+gradients flowing into it have been summed.
 
-Gradients travel between nodes as raw NumPy arrays; a node's incoming gradients for the same
-output are summed before it runs.  Tensor hooks and ``retain_grad`` see Tensors.
+Creation order is a topological order of the graph (a node's inputs exist before it), so a
+max-heap on each node's sequence number replaces a dependency-counting pass.  Gradients travel
+as raw NumPy arrays; only tensor hooks and ``retain_grad`` see Tensors.
 """
+from heapq import heappop, heappush
+
 from .. import errors
 from .graph import _FREED, AccumulateGrad
-
-
-def _dependencies(roots, needed=None):
-    """Count, for every node reachable from ``roots``, how many edges lead into it."""
-    deps = {}
-    seen = set(roots)
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            if needed is not None and nxt not in needed:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return deps
 
 
 def _needed_nodes(roots, targets):
@@ -56,27 +41,23 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
     With ``capture`` (a list of ``(node, output_nr)``), gradients arriving there are returned
     instead of being accumulated, and only the part of the graph leading to them runs.
     """
-    root_nodes = []
     buffers = {}
+    heap = []
     for (node, nr), g in zip(roots, root_grads):
         buf = buffers.get(node)
         if buf is None:
             buf = buffers[node] = [None] * node._num_outputs
-            root_nodes.append(node)
+            heappush(heap, (-node._seq, node))
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
-    captured = None
-    needed = None
+    captured = needed = None
     if capture is not None:
-        captured = {}
-        for key in capture:
-            captured[key] = None
-        needed = _needed_nodes(root_nodes, {n for n, _ in capture})
+        captured = dict.fromkeys(capture)
+        needed = _needed_nodes(list(buffers), {n for n, _ in capture})
+        heap = [item for item in heap if item[1] in needed]
 
-    deps = _dependencies(root_nodes, needed)
-    ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
-    while ready:
-        node = ready.pop()
+    while heap:
+        node = heappop(heap)[1]
         grads = buffers.pop(node)
         if captured is not None:
             for i, g in enumerate(grads):
@@ -84,55 +65,35 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
                     captured[(node, i)] = g
             if node.__class__ is AccumulateGrad:
                 continue
-        if node._tensor_hooks is not None or node._retained is not None:
-            grads = _tensor_hooks_and_retain(node, grads)
-        if node._pre_hooks:
-            grads = _call_pre_hooks(node, grads)
-        saved = node._saved
-        if saved is _FREED:
+        hooked = node._hooked
+        if hooked:
+            if node._tensor_hooks is not None or node._retained is not None:
+                grads = _tensor_hooks_and_retain(node, grads)
+            if node._pre_hooks:
+                grads = _call_pre_hooks(node, grads)
+        if node._saved is _FREED:
             raise RuntimeError(errors.BACKWARD_TWICE)
         if node._versions:
             node._check_versions()
         out = node._backward(grads)
-        if node._post_hooks:
+        if hooked and node._post_hooks:
             out = _call_post_hooks(node, out, grads)
-        if not retain_graph:
-            node._release()
+        if not retain_graph and node._saved is not None:
+            node._saved = _FREED
         for (nxt, nr), g in zip(node.next_functions, out):
-            if nxt is None:
+            if g is None or nxt is None:
                 continue
             if needed is not None and nxt not in needed:
                 continue
-            if g is not None:
-                buf = buffers.get(nxt)
-                if buf is None:
-                    buf = buffers[nxt] = [None] * nxt._num_outputs
+            buf = buffers.get(nxt)
+            if buf is None:
+                buf = buffers[nxt] = [None] * nxt._num_outputs
+                heappush(heap, (-nxt._seq, nxt))
+                buf[nr] = g
+            else:
                 prev = buf[nr]
                 buf[nr] = g if prev is None else prev + g
-            left = deps[nxt] - 1
-            deps[nxt] = left
-            if left == 0:
-                if nxt in buffers:
-                    ready.append(nxt)
-                else:  # every gradient into it was None: skip it, but release its successors
-                    _skip(nxt, deps, buffers, ready, needed)
     return captured
-
-
-def _skip(node, deps, buffers, ready, needed):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        for nxt, _ in n.next_functions:
-            if nxt is None or (needed is not None and nxt not in needed):
-                continue
-            left = deps[nxt] - 1
-            deps[nxt] = left
-            if left == 0:
-                if nxt in buffers:
-                    ready.append(nxt)
-                else:
-                    stack.append(nxt)
 
 
 def _tensor_hooks_and_retain(node, grads):

@@ -17,7 +17,7 @@ import numpy as np
 from .. import errors
 from ..tensor import Tensor, _wrap, edge
 from . import grad_mode
-from .graph import _FREED, Node
+from .graph import _FREED, Node, next_seq
 
 
 class FunctionCtx:
@@ -80,6 +80,7 @@ class BackwardCFunction(Node, FunctionCtx):
     _non_differentiable = ()
 
     def __init__(self):
+        self._seq = 0  # numbered in apply(), once the edges to the inputs exist
         self.next_functions = ()
         self._saved = None
         self._versions = ()
@@ -220,6 +221,7 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
             return outputs if single else tuple(outs)
 
         node.next_functions = tuple(edge(a) if t else (None, 0) for a, t in zip(args, is_tensor))
+        node._seq = next_seq()
         node._input_is_tensor = is_tensor
         node._input_meta = tuple((a._data.shape, a._data.dtype) if t else None for a, t in zip(args, is_tensor))
         dirty = {id(t) for t in node._dirty}

@@ -5,11 +5,19 @@ and what its backward needs.  Built-in ops keep their saved values as raw NumPy 
 as Tensors, so the graph has no reference cycles and is freed by reference counting the moment
 the last output tensor goes away.
 """
+import itertools
 import weakref
 
 from ..errors import saved_tensor_modified
 
 _FREED = object()  # marks a node whose saved values were released by a backward pass
+
+# Every node gets an increasing sequence number when created (after the edges to its inputs
+# exist).  A node's inputs always exist before it, so running nodes in decreasing sequence order
+# is a topological order: the engine needs no dependency-counting pass (PyTorch orders its
+# ready queue by the same number).  AccumulateGrad nodes take negative numbers, so every leaf
+# sink runs after all other nodes, whenever it was created.
+next_seq = itertools.count(1).__next__
 
 
 class RemovableHandle:
@@ -41,10 +49,11 @@ class Node:
     array (or None) per entry of ``next_functions``.
     """
 
-    __slots__ = ("next_functions", "_saved", "_versions", "_ctx", "__dict__", "__weakref__")
+    __slots__ = ("next_functions", "_saved", "_versions", "_ctx", "_seq", "__dict__", "__weakref__")
 
     # Rarely-set state lives in the instance __dict__ (created only when first set); these
     # class-level defaults keep reads fast and creation cheap.
+    _hooked = False  # True once any hook or retain_grad is registered (one check in the engine)
     _pre_hooks = ()
     _post_hooks = ()
     _tensor_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook on non-leaves
@@ -71,6 +80,7 @@ class Node:
 
     def register_hook(self, fn):
         """Register ``fn(grad_inputs, grad_outputs)``, called after this node's backward ran."""
+        self._hooked = True
         if not self._post_hooks:
             self._post_hooks = []
         self._post_hooks.append(fn)
@@ -78,12 +88,14 @@ class Node:
 
     def register_prehook(self, fn):
         """Register ``fn(grad_outputs)``, called before this node's backward; may return new grads."""
+        self._hooked = True
         if not self._pre_hooks:
             self._pre_hooks = []
         self._pre_hooks.append(fn)
         return RemovableHandle(self._pre_hooks, fn)
 
     def _add_tensor_hook(self, output_nr: int, fn):
+        self._hooked = True
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
         hooks = self._tensor_hooks.setdefault(output_nr, [])
@@ -94,10 +106,6 @@ class Node:
         for box, version, data, creator in self._versions:
             if box[0] != version:
                 raise saved_tensor_modified(_describe_saved(self, data, creator), box[0], version)
-
-    def _release(self):
-        if self._saved is not None:
-            self._saved = _FREED
 
     def __call__(self, *grads):
         """Run this node's backward on explicit gradients (NumPy arrays or Tensors)."""
@@ -133,6 +141,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable):
         self.variable = variable
+        self._seq = -next_seq()
         self._saved = None
         self._versions = ()
         self._ctx = None
@@ -140,9 +149,6 @@ class AccumulateGrad(Node):
     def _backward(self, grads):
         self.variable._accumulate_grad(grads[0])
         return ()
-
-    def _release(self):
-        pass
 
 
 # PyTorch's AccumulateGrad is a C type whose repr is <class 'AccumulateGrad'>.

@@ -37,6 +37,12 @@ def sub_forward(a, b, out):
 
 
 @njit(cache=True)
+def sub_scalar_forward(a, s, out):
+    for i in range(out.size):
+        out[i] = a[i] - s
+
+
+@njit(cache=True)
 def rsub_scalar_forward(a, s, out):
     # s - a: the forward of ``2 - x`` (PyTorch's RsubBackward1)
     for i in range(out.size):

@@ -12,14 +12,18 @@ Generator state (mirrors ``at::mt19937`` in ATen/core/MT19937RNGEngine.h)
 * ``cache`` -- ``float64[2]`` = ``[valid, value]``, the Box-Muller sample PyTorch keeps
   for ``normal_distribution<double>`` (``next_double_normal_sample_``).
 
-Each kernel copies ``left``/``next`` into locals, draws, and writes them back.
+Each kernel copies ``left``/``next`` into locals, draws, and writes them back.  Bulk
+kernels produce raw words a chunk at a time (:func:`_raw`) and transform them in a
+second, vectorisable loop.
 
 Floating point: PyTorch's wheels build ``aten/src/ATen/native/cpu`` with GCC once per CPU
 capability, and GCC contracts ``a * b + c`` into a fused multiply-add in the AVX2/AVX512
 builds but has no FMA in the baseline x86-64 build.  Kernels whose result depends on that
 take ``use_fma`` and call :func:`_fma` (LLVM's ``llvm.fma``, exactly rounded) where GCC
-fuses.  Numba itself never contracts (no fastmath), so unfused code is what it says.
-log/sin/cos/log1p lower to the same glibc libm calls ATen makes.
+fuses; the ``* std + mean`` of the >= 16-element normal fill is fused in every build.
+Numba itself never contracts (no fastmath), so unfused code is what it says.
+log/sin/cos/log1p lower to the same glibc libm calls ATen makes, and the AVX builds'
+float32 Box-Muller (avx_mathfun.h) is emulated lane by lane, FMA contractions included.
 """
 import math
 

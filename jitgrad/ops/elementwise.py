@@ -1,6 +1,6 @@
 """Elementwise ops: each declared with its forward kernel and the kernels of its gradient.
 
-Binary ops share one template (``_BinaryOp``) that solves dtype promotion, broadcasting
+Binary ops share one template (``_binary``) that solves dtype promotion, broadcasting
 and the reduction of each input's gradient back to its shape; an op supplies only its
 kernels and, per input, the vector-Jacobian product ``vjp(grad, a, b, result)`` on flat arrays.
 Unary float ops share ``_unary`` the same way.
@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype
 from ..kernels import elementwise as k
+from ..autograd.graph import next_seq
 from ..tensor import Tensor, _wrap, edge
 from . import registry
 from .broadcast import broadcast_shapes, reduce_to_shape
@@ -31,115 +32,136 @@ def _is_scalar(value) -> bool:
     return cls is _float or cls is _int or cls is _bool or isinstance(value, (np.number, np.bool_))
 
 
-def _check_scalar(op_name: str, value):
-    if not _is_scalar(value):
-        if isinstance(value, (list, tuple, np.ndarray)):
-            return None  # caller converts
-        raise TypeError(
-            f"unsupported operand type(s) for {op_name}: 'Tensor' and '{type(value).__name__}'"
-        )
-    return value
-
-
 # ============================================================================ binary template
-class _BinaryOp:
-    """Forward + backward plumbing for ``a <op> b`` where ``b`` is a Tensor or a Python scalar.
+def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar, *,
+            true_divide=False, save_inputs=True, save_result=False):
+    """Build ``op(a, b)`` for ``a`` a Tensor and ``b`` a Tensor or Python scalar.
 
-    ``vjp_a`` / ``vjp_b``: ``(grad, a, b, result) -> array`` on flat arrays of the broadcast
-    shape (``b`` is a scalar of a's dtype in the tensor-scalar case).
+    Solves, once for every binary op: dtype promotion, broadcasting, output allocation, and
+    reducing each input's gradient back to its shape and dtype.  The op supplies its kernels
+    and the vector-Jacobian products ``vjp(grad, a, b, result)`` on flat arrays of the
+    broadcast shape (``b`` is the scalar, cast to the result dtype, in the tensor-scalar case).
+    This is the hottest path in jitgrad: it is written flat, without helper calls.
     """
 
-    def __init__(self, name, node, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar,
-                 true_divide=False, saves=(True, True, False)):
-        self.name = name
-        self.forward = forward
-        self.forward_scalar = forward_scalar
-        self.vjp_a, self.vjp_b, self.vjp_a_scalar = vjp_a, vjp_b, vjp_a_scalar
-        self.true_divide = true_divide
-        self.saves = saves  # save (a, b, result) for backward?
-        backward = self._backward
-        self.node_cls = define_node(node, lambda n, grads: backward(n, grads))
-
-    def dtype_of(self, dt):
-        if self.true_divide and dt.kind != "f":
-            return _dtype.get_default_dtype().np
-        return dt
-
-    def __call__(self, a: Tensor, b):
-        if b.__class__ is not Tensor:
-            if not _is_scalar(b):
-                if _check_scalar(self.name, b) is None:
-                    from ..factories import tensor as _tensor
-
-                    b = _tensor(b)
-                    return self.tensor_tensor(a, b)
-            return self.tensor_scalar(a, b)
-        return self.tensor_tensor(a, b)
-
-    # ---------------------------------------------------------------- tensor <op> tensor
-    def tensor_tensor(self, a: Tensor, b: Tensor) -> Tensor:
-        ad, bd = a._data, b._data
-        dt = ad.dtype
-        if bd.dtype is not dt and bd.dtype != dt:
-            dt = _dtype.result_type_tensors(dt, ad.ndim, bd.dtype, bd.ndim)
-        dt = self.dtype_of(dt)
-        shape = ad.shape
-        if bd.shape != shape:
-            shape = broadcast_shapes(shape, bd.shape)
-        xa = _operand(ad, dt, shape)
-        xb = _operand(bd, dt, shape)
-        out = np.empty(shape, dt)
-        self.forward(xa, xb, out.ravel())
-        if _state.enabled and (a._requires_grad or b._requires_grad):
-            sa, sb, sy = self.saves
-            versions = ()
-            if sa and sb:
-                versions = (registry.saved_version(a), registry.saved_version(b))
-            node = new_node(
-                self.node_cls,
-                (edge(a), edge(b)),
-                (xa if sa else None, xb if sb else None, out.ravel() if sy else None),
-                (ad.shape, ad.dtype, bd.shape, bd.dtype, shape, a._requires_grad, b._requires_grad),
-                versions,
-            )
-            return result(out, node)
-        return result(out, None)
-
-    # ---------------------------------------------------------------- tensor <op> scalar
-    def tensor_scalar(self, a: Tensor, s) -> Tensor:
-        ad = a._data
-        dt = self.dtype_of(_dtype.result_type_scalar(ad.dtype, s))
-        x = ad.ravel() if ad.dtype is dt or ad.dtype == dt else ad.astype(dt).ravel()
-        s = dt.type(s)  # compute in the tensor's precision, as PyTorch does
-        out = np.empty(ad.shape, dt)
-        self.forward_scalar(x, s, out.ravel())
-        if _state.enabled and a._requires_grad:
-            # the scalar-side gradients need only the scalar (and, for some ops, the result)
-            y = out.ravel() if self.saves[2] else None
-            node = new_node(self.node_cls, (edge(a), (None, 0)), (None, s, y),
-                            (ad.shape, ad.dtype, None, None, ad.shape, True, False))
-            return result(out, node)
-        return result(out, None)
-
-    # ---------------------------------------------------------------- backward
-    def _backward(self, node, grads):
+    def backward(node, grads):
         a, b, y = node._saved
         shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
-        g = grads[0]
-        if g.shape != shape:
-            g = np.broadcast_to(g, shape)
-        g = g.ravel()
-        op = self
+        g = grads[0].ravel()
         if shape_b is None:  # tensor <op> scalar
-            ga = op.vjp_a_scalar(g, a, b, y)
-            return (_finish(ga, shape, shape_a, dtype_a), None)
-        if shape_a != shape and a is not None:
+            ga = vjp_a_scalar(g, a, b, y)
+            if ga.dtype != dtype_a:
+                ga = ga.astype(dtype_a)
+            return (ga.reshape(shape_a), None)
+        if shape_a == shape and shape_b == shape:  # no broadcasting: the common case
+            ga = vjp_a(g, a, b, y).reshape(shape) if need_a else None
+            gb = vjp_b(g, a, b, y).reshape(shape) if need_b else None
+            if ga is not None and ga.dtype != dtype_a:
+                ga = ga.astype(dtype_a)
+            if gb is not None and gb.dtype != dtype_b:
+                gb = gb.astype(dtype_b)
+            return (ga, gb)
+        if a is not None and a.size != g.size:
             a = _operand(a.reshape(shape_a), a.dtype, shape)
-        if shape_b != shape and b is not None:
+        if b is not None and b.size != g.size:
             b = _operand(b.reshape(shape_b), b.dtype, shape)
-        ga = _finish(op.vjp_a(g, a, b, y), shape, shape_a, dtype_a) if need_a else None
-        gb = _finish(op.vjp_b(g, a, b, y), shape, shape_b, dtype_b) if need_b else None
+        ga = _finish(vjp_a(g, a, b, y), shape, shape_a, dtype_a) if need_a else None
+        gb = _finish(vjp_b(g, a, b, y), shape, shape_b, dtype_b) if need_b else None
         return (ga, gb)
+
+    node_cls = define_node(node_name, backward)
+    new_tensor = Tensor.__new__
+    new_node_obj = object.__new__
+    default_float = _dtype.get_default_dtype
+    state = _state
+
+    def op(a, b):
+        ad = a._data
+        if b.__class__ is Tensor:
+            bd = b._data
+            dt = ad.dtype
+            if bd.dtype != dt:
+                dt = _dtype.result_type_tensors(dt, ad.ndim, bd.dtype, bd.ndim)
+            if true_divide and dt.kind != "f":
+                dt = default_float().np
+            shape = ad.shape
+            if bd.shape == shape:
+                xa = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
+                xb = bd.ravel() if bd.dtype == dt else bd.astype(dt).ravel()
+            else:
+                shape = broadcast_shapes(shape, bd.shape)
+                xa = _operand(ad, dt, shape)
+                xb = _operand(bd, dt, shape)
+            out = np.empty(shape, dt)
+            forward(xa, xb, out.ravel())
+            t = new_tensor(Tensor)
+            t._data = out
+            t._vc = [0]
+            t._output_nr = 0
+            if state.enabled and (a._requires_grad or b._requires_grad):
+                node = new_node_obj(node_cls)
+                node.next_functions = (edge(a), edge(b))
+                node._seq = next_seq()  # after edge(): a leaf's AccumulateGrad is created first
+                if save_inputs:
+                    node._saved = (xa, xb, out.ravel() if save_result else None)
+                    node._versions = ((a._vc, a._vc[0], ad, a), (b._vc, b._vc[0], bd, b))
+                else:
+                    node._saved = (None, None, None)
+                    node._versions = ()
+                node._ctx = (ad.shape, ad.dtype, bd.shape, bd.dtype, shape, a._requires_grad, b._requires_grad)
+                t._requires_grad = True
+                t.grad_fn = node
+            else:
+                t._requires_grad = False
+                t.grad_fn = None
+            return t
+        if not _is_scalar(b):
+            return op(a, _to_tensor(name, b))
+        # tensor <op> Python scalar: computed in the tensor's precision, as PyTorch does
+        dt = ad.dtype
+        cls = b.__class__
+        if dt.kind != "f" and (cls is _float or isinstance(b, np.floating)):
+            dt = default_float().np
+        elif dt.kind == "b" and cls is not _bool:
+            dt = np.dtype(np.int64)
+        if true_divide and dt.kind != "f":
+            dt = default_float().np
+        x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
+        s = dt.type(b)
+        out = np.empty(ad.shape, dt)
+        forward_scalar(x, s, out.ravel())
+        t = new_tensor(Tensor)
+        t._data = out
+        t._vc = [0]
+        t._output_nr = 0
+        if state.enabled and a._requires_grad:
+            node = new_node_obj(node_cls)
+            node.next_functions = (edge(a), _NO_EDGE)
+            node._seq = next_seq()
+            node._saved = (None, s, out.ravel() if save_result else None)
+            node._versions = ()
+            node._ctx = (ad.shape, ad.dtype, None, None, ad.shape, True, False)
+            t._requires_grad = True
+            t.grad_fn = node
+        else:
+            t._requires_grad = False
+            t.grad_fn = None
+        return t
+
+    op.__name__ = name
+    op.node_cls = node_cls
+    return op
+
+
+_NO_EDGE = (None, 0)
+
+
+def _to_tensor(name, value):
+    if isinstance(value, (list, tuple, np.ndarray)):
+        from ..factories import tensor as _tensor
+
+        return _tensor(value)
+    raise TypeError(f"unsupported operand type(s) for {name}: 'Tensor' and '{type(value).__name__}'")
 
 
 def _operand(arr: np.ndarray, dt: np.dtype, shape: tuple) -> np.ndarray:
@@ -189,6 +211,12 @@ def _div(g, other):
     return out
 
 
+def _div_s(g, s):
+    out = _new(g)
+    k.div_scalar_forward(g, s, out)
+    return out
+
+
 def _div_b(g, a, b, y):
     out = _new(g)
     k.div_backward_other(g, a, b, out)
@@ -213,21 +241,16 @@ def _pow_a_scalar(g, a, p, y):
     return out
 
 
-_add = _BinaryOp("add", "AddBackward0", k.add_forward, k.add_scalar_forward,
-                 lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g,
-                 saves=(False, False, False))
-_sub = _BinaryOp("sub", "SubBackward0", k.sub_forward, lambda x, s, out: k.add_scalar_forward(x, -s, out),
-                 lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g,
-                 saves=(False, False, False))
-_mul_op = _BinaryOp("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
-                    lambda g, a, b, y: _mul(g, b), lambda g, a, b, y: _mul(g, a),
-                    lambda g, a, s, y: _mul_s(g, s), saves=(True, True, False))
-_div_op = _BinaryOp("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
-                    lambda g, a, b, y: _div(g, b), _div_b,
-                    lambda g, a, s, y: _mul_s(g, g.dtype.type(1) / s), true_divide=True,
-                    saves=(True, True, False))
-_pow_op = _BinaryOp("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
-                    _pow_a, _pow_b, _pow_a_scalar, saves=(True, True, True))
+_add = _binary("add", "AddBackward0", k.add_forward, k.add_scalar_forward,
+               lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g, save_inputs=False)
+_sub = _binary("sub", "SubBackward0", k.sub_forward, k.sub_scalar_forward,
+               lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g, save_inputs=False)
+_mul_op = _binary("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
+                  lambda g, a, b, y: _mul(g, b), lambda g, a, b, y: _mul(g, a), lambda g, a, s, y: _mul_s(g, s))
+_div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
+                  lambda g, a, b, y: _div(g, b), _div_b, lambda g, a, s, y: _div_s(g, s), true_divide=True)
+_pow_op = _binary("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
+                  _pow_a, _pow_b, None, save_result=True)
 
 
 def _alpha(b, alpha):
@@ -388,6 +411,10 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True)
     save_x = saves in ("input", "both")
     save_y = saves in ("result", "both")
 
+    new_tensor = Tensor.__new__
+    new_node_obj = object.__new__
+    state = _state
+
     def op(input: Tensor) -> Tensor:
         xd = input._data
         dt = xd.dtype
@@ -398,11 +425,23 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True)
         out = np.empty(xd.shape, dt)
         y = out.ravel()
         forward(x, y)
-        if _state.enabled and input._requires_grad:
-            node = new_node(node_cls, (edge(input),), (x if save_x else None, y if save_y else None),
-                            xd.shape, (registry.saved_version(input),) if save_x else ())
-            return result(out, node)
-        return result(out, None)
+        t = new_tensor(Tensor)
+        t._data = out
+        t._vc = [0]
+        t._output_nr = 0
+        if state.enabled and input._requires_grad:
+            node = new_node_obj(node_cls)
+            node.next_functions = (edge(input),)
+            node._seq = next_seq()
+            node._saved = (x if save_x else None, y if save_y else None)
+            node._versions = ((input._vc, input._vc[0], xd, input),) if save_x else ()
+            node._ctx = xd.shape
+            t._requires_grad = True
+            t.grad_fn = node
+        else:
+            t._requires_grad = False
+            t.grad_fn = None
+        return t
 
     def _backward(node, grads):
         x, y = node._saved
@@ -524,18 +563,18 @@ def _away_from_zero(rng, shape):
 # Broadcasting pairs exercised by the gradient check for every binary op.
 BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((5,), ())]
 
-register(OpInfo("add", "AddBackward0", add, dunders=("__add__", "__radd__"),
+register(OpInfo("add", "AddBackward0", add,
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], 2.5), {}), ((_any(rng, (3,))[0], _any(rng, (3,))[0]), {"alpha": 2})]))
-register(OpInfo("sub", "SubBackward0", sub, dunders=("__sub__",),
+register(OpInfo("sub", "SubBackward0", sub,
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], 2.5), {})]))
 register(OpInfo("rsub", "RsubBackward1", rsub, method=False,
                 samples=lambda rng: [((_any(rng, (3, 2))[0], 2.0), {})]))
-register(OpInfo("mul", "MulBackward0", mul, dunders=("__mul__", "__rmul__"), aliases=("multiply",),
+register(OpInfo("mul", "MulBackward0", mul, aliases=("multiply",),
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], -1.5), {})]))
-register(OpInfo("div", "DivBackward0", div, dunders=("__truediv__",), aliases=("divide", "true_divide"),
+register(OpInfo("div", "DivBackward0", div, aliases=("divide", "true_divide"),
                 samples=lambda rng: [((a, _away_from_zero(rng, sb)), {}) for sa, sb in BINARY_SHAPES
                                      for a in _any(rng, sa)] + [((_any(rng, (3,))[0], 0.7), {})]))
 register(OpInfo("pow", "PowBackward0", pow, dunders=("__pow__",),
@@ -566,6 +605,11 @@ register(OpInfo("clamp", "ClampBackward1", clamp, aliases=("clip",),
 register(OpInfo("clamp_min", "ClampBackward1", clamp_min, samples=None))
 register(OpInfo("clamp_max", "ClampBackward1", clamp_max, samples=None))
 
+# Operators bind straight to the templates' closures: no keyword handling on the hot path.
+Tensor.__add__ = Tensor.__radd__ = _add
+Tensor.__mul__ = Tensor.__rmul__ = _mul_op
+Tensor.__sub__ = sub  # keeps PyTorch's bool - bool error
+Tensor.__truediv__ = _div_op
 Tensor.__rsub__ = lambda self, other: rsub(self, other)
 Tensor.__rtruediv__ = _rdiv
 Tensor.__rpow__ = lambda self, other: _rpow(other, self)

@@ -92,15 +92,20 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     return result(out, None)
 
 
+def _expand_grad(g: np.ndarray, shape, dtype, axes, keepdim) -> np.ndarray:
+    """The gradient of a reduction, copied out to the input's shape.  A contiguous copy, not a
+    broadcast view: every consumer's flat kernel would copy the view anyway, and
+    ``np.broadcast_to`` alone costs microseconds on small tensors."""
+    out = np.empty(shape, dtype)
+    if not keepdim and g.ndim:
+        g = g.reshape(_keepdim_shape(shape, axes))
+    out[...] = g
+    return out
+
+
 def _sum_backward(node, grads):
     shape, dtype, axes, keepdim = node._ctx
-    g = grads[0]
-    if not keepdim:
-        g = g.reshape(_keepdim_shape(shape, axes))
-    g = np.broadcast_to(g, shape)  # a read-only view: consumers copy only if they must
-    if g.dtype != dtype:
-        g = g.astype(dtype)
-    return (g,)
+    return (_expand_grad(grads[0], shape, dtype, axes, keepdim),)
 
 
 _SumAllNode = define_node("SumBackward0", _sum_backward)
@@ -133,11 +138,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 
 def _mean_backward(node, grads):
     shape, dtype, axes, keepdim, count = node._ctx
-    g = grads[0]
-    if not keepdim:
-        g = g.reshape(_keepdim_shape(shape, axes))
-    g = np.asarray(g / dtype.type(count), dtype=dtype)
-    return (np.broadcast_to(g, shape),)
+    g = np.asarray(grads[0] / dtype.type(count), dtype=dtype)
+    return (_expand_grad(g, shape, dtype, axes, keepdim),)
 
 
 _MeanAllNode = define_node("MeanBackward0", _mean_backward)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _dtype
 from ..autograd import grad_mode
-from ..autograd.graph import Node, node_class
+from ..autograd.graph import Node, next_seq, node_class
 from ..tensor import Tensor, _wrap, edge
 
 _state = grad_mode._state
@@ -81,6 +81,7 @@ def result(out: np.ndarray, node: Optional[Node]) -> Tensor:
 def new_node(cls, edges: tuple, saved=None, ctx=None, versions=()):
     """Instantiate a node class with its graph edges and saved state."""
     node = cls.__new__(cls)
+    node._seq = next_seq()
     node.next_functions = edges
     node._saved = saved
     node._ctx = ctx
