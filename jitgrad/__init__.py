@@ -14,13 +14,21 @@ from ._dtype import (  # noqa: F401  (dtypes under PyTorch's names)
 from ._tensor_str import set_printoptions  # noqa: F401
 from .tensor import Size, Tensor, device  # noqa: F401
 from . import ops as _ops  # noqa: F401  (declares every op and attaches the Tensor methods)
-from .ops.registry import OPS as _OPS
+from .ops.registry import OPS as _OPS, public_function as _public_function
 from .factories import (  # noqa: F401
     arange, as_tensor, asarray, empty, empty_like, eye, from_numpy, full, full_like, get_rng_state,
     initial_seed, linspace, logspace, manual_seed, normal, ones, ones_like, rand, rand_like, randint,
     randint_like, randn, randn_like, randperm, seed, set_rng_state, tensor, zeros, zeros_like,
 )
 from . import autograd  # noqa: F401
+from .autograd import function as _function
+from .autograd import gradcheck as _gradcheck_module
+
+# PyTorch's names on jitgrad.autograd; the functions shadow their modules' names, as in PyTorch
+for _name in ("Function", "FunctionCtx", "InplaceFunction", "NestedIOFunction", "once_differentiable"):
+    setattr(autograd, _name, getattr(_function, _name))
+for _name in ("gradcheck", "gradgradcheck", "GradcheckError"):
+    setattr(autograd, _name, getattr(_gradcheck_module, _name))
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .autograd.grad_mode import is_grad_enabled as _is_grad_enabled  # noqa: F401
 from .kernels import set_num_threads, get_num_threads  # noqa: F401
@@ -29,7 +37,7 @@ from .kernels import set_num_threads, get_num_threads  # noqa: F401
 for _info in _OPS.values():
     if _info.public:
         for _name in (_info.name,) + _info.aliases:
-            globals()[_name] = _info.function
+            globals()[_name] = _public_function(_info)
 del _info, _name
 
 FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy constructors (type checks only)

@@ -28,7 +28,7 @@ def dim_out_of_range(dim: int, ndim: int) -> IndexError:
 def saved_tensor_modified(describe, found: int, expected: int) -> RuntimeError:
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: {describe}, is at version {found}; expected version {expected} instead. Hint: "
+        f"operation: {describe} is at version {found}; expected version {expected} instead. Hint: "
         "enable anomaly detection to find the operation that failed to compute its gradient, "
         "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
     )
@@ -42,9 +42,18 @@ BACKWARD_TWICE = (
 )
 NON_SCALAR = "grad can be implicitly created only for scalar outputs"
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+LEAF_MARKED_DIRTY = "a leaf Variable that requires grad has been used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
 FLOAT_ONLY_GRAD = "Only Tensors of floating point and complex dtype can require gradients"
-FLOAT_ONLY_GRAD_SETTER = "only Tensors of floating point dtype can require gradients"
+FLOAT_ONLY_GRAD_SETTER = "only Tensors of floating point dtype can require gradients"  # requires_grad_()
+FLOAT_ONLY_GRAD_ATTRIBUTE = "only Tensors of floating point and complex dtype can require gradients"  # .requires_grad =
+NON_LEAF_REQUIRES_GRAD_SHORT = "you can only change requires_grad flags of leaf variables."
+NON_LEAF_GRAD_ACCESS = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+    "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+    "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+    "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more information."
+)
 NON_LEAF_REQUIRES_GRAD = (
     "you can only change requires_grad flags of leaf variables. If you want to use a computed "
     "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."

@@ -12,14 +12,20 @@ _sentinel = object()
 def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = _wrap(arr)
     if requires_grad:
-        t.requires_grad_(True)
+        if arr.dtype.kind != "f":
+            from . import errors
+
+            raise RuntimeError(errors.FLOAT_ONLY_GRAD)
+        t._requires_grad = True
     return t
 
 
-def _np_dtype(dtype, default=None):
+def _np_dtype(dtype, default=None, who="tensor"):
     if dtype is None:
         return default if default is not None else _dtype.get_default_dtype().np
-    return _dtype.to_numpy_dtype(dtype)
+    if not isinstance(dtype, _dtype.dtype):
+        raise TypeError(f"{who}(): argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+    return dtype.np
 
 
 def _size(size) -> tuple:
@@ -44,19 +50,26 @@ def _infer(data):
         return data._data.copy()
     if isinstance(data, np.ndarray):
         return data.copy()
+    if isinstance(data, np.generic):
+        return np.array(data)
     if isinstance(data, (bool, np.bool_)):
         return np.array(data, dtype=np.bool_)
     if isinstance(data, numbers.Integral):
         return np.array(data, dtype=np.int64)
     if isinstance(data, numbers.Real):
         return np.array(data, dtype=_dtype.get_default_dtype().np)
-    if isinstance(data, np.generic):
-        return np.array(data)
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
     if not isinstance(data, (list, tuple)):
-        raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+        raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
     _check_ragged(data, 0)
     flat = []
     _flatten(data, flat)
+    for v in flat:
+        if isinstance(v, str):
+            raise TypeError("new(): invalid data type 'str'")
+        if not isinstance(v, (numbers.Number, np.generic)):
+            raise RuntimeError(f"Could not infer dtype of {type(v).__name__}")
     kinds = {("b" if isinstance(v, (bool, np.bool_)) else "i" if isinstance(v, numbers.Integral) else "f") for v in flat}
     arr = np.array(data)
     if "f" in kinds:
@@ -71,6 +84,9 @@ def _infer(data):
 
 def _check_ragged(seq, dim):
     lengths = None
+    kinds = {isinstance(item, (list, tuple, Tensor)) for item in seq}
+    if len(kinds) > 1:
+        raise TypeError("not a sequence")
     for item in seq:
         if isinstance(item, Tensor):
             item = item._data.tolist()
@@ -105,7 +121,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
         arr = arr.astype(_dtype.from_numpy_dtype(arr.dtype).np)
     if requires_grad and arr.dtype.kind != "f":
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-    return _finish(np.ascontiguousarray(arr), requires_grad)
+    if not arr.flags.c_contiguous:
+        arr = np.array(arr, order="C")  # (np.ascontiguousarray would turn 0-d data into 1-d)
+    return _finish(arr, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -129,19 +147,19 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return _wrap(ndarray)
 
 
-def _filled(size, value, dtype, requires_grad, default=None):
-    arr = np.full(_size(size), value, dtype=_np_dtype(dtype, default))
+def _filled(size, value, dtype, requires_grad, default=None, who="full"):
+    arr = np.full(_size(size), value, dtype=_np_dtype(dtype, default, who))
     return _finish(arr, requires_grad)
 
 
 def zeros(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of zeros."""
-    return _filled(size_args if size is None else (size,), 0, dtype, requires_grad)
+    return _filled(size_args if size is None else (size,), 0, dtype, requires_grad, who="zeros")
 
 
 def ones(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of ones."""
-    return _filled(size_args if size is None else (size,), 1, dtype, requires_grad)
+    return _filled(size_args if size is None else (size,), 1, dtype, requires_grad, who="ones")
 
 
 def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None) -> Tensor:
@@ -151,6 +169,10 @@ def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, o
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype inferred from the value, as PyTorch does)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, (numbers.Number, np.number, np.bool_)):
+        raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
     if dtype is None:
         dtype = _dtype.from_numpy_dtype(_dtype.scalar_dtype(fill_value))
     return _filled((size,) if isinstance(size, (list, tuple)) else (size,), fill_value, dtype, requires_grad)
@@ -207,6 +229,8 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     # PyTorch fills the first half forwards from start and the second half backwards from end
+    if steps == 1:
+        return _finish(np.array([start], dtype=dt), requires_grad)
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     half = steps // 2
@@ -221,6 +245,10 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False) -
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """An ``n x m`` identity matrix."""
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), requires_grad)
 
 

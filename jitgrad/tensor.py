@@ -159,14 +159,20 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         if self.grad_fn is not None:
-            raise RuntimeError(errors.NON_LEAF_REQUIRES_GRAD)
+            raise RuntimeError(errors.NON_LEAF_REQUIRES_GRAD_SHORT if value else errors.NON_LEAF_REQUIRES_GRAD)
         if value and self._data.dtype.kind != "f":
-            raise RuntimeError(errors.FLOAT_ONLY_GRAD_SETTER)
+            raise RuntimeError(errors.FLOAT_ONLY_GRAD_ATTRIBUTE)
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set ``requires_grad`` in place and return self."""
-        self.requires_grad = requires_grad
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self  # a non-leaf already requires grad
+            raise RuntimeError(errors.NON_LEAF_REQUIRES_GRAD)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(errors.FLOAT_ONLY_GRAD_SETTER)
+        self._requires_grad = bool(requires_grad)
         return self
 
     @property
@@ -175,6 +181,10 @@ class Tensor:
 
     @property
     def grad(self):
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
+            import warnings
+
+            warnings.warn(errors.NON_LEAF_GRAD_ACCESS, UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -300,9 +310,13 @@ class Tensor:
         return self._data.tolist()
 
     def __float__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):

@@ -32,6 +32,9 @@ def _as_tuple(x):
 def _root_grads(outputs, grad_outputs, who="backward"):
     """Validate outputs and build their initial gradients (ones for scalars)."""
     grads = list(_as_tuple(grad_outputs)) if grad_outputs is not None else [None] * len(outputs)
+    for g in grads:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
     if len(grads) != len(outputs):
         raise RuntimeError(f"got {len(grads)} tensors and {len(outputs)} gradients")
     roots, arrays = [], []
@@ -44,7 +47,9 @@ def _root_grads(outputs, grad_outputs, who="backward"):
                 raise RuntimeError(errors.NON_SCALAR)
             garr = np.ones(od.shape, od.dtype)
         else:
-            garr = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=od.dtype)
+            if not isinstance(g, Tensor):
+                raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+            garr = g._data
             if garr.shape != od.shape:
                 raise errors.grad_shape_mismatch(i, garr.shape, od.shape)
             if garr.dtype != od.dtype:
@@ -68,7 +73,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     outputs = _as_tuple(tensors)
     if grad_tensors is None:
         grad_tensors = grad_variables
-    if isinstance(grad_tensors, Tensor):
+    if isinstance(grad_tensors, Tensor) or (grad_tensors is not None and not isinstance(grad_tensors, (list, tuple))):
         grad_tensors = (grad_tensors,)
     roots, arrays = _root_grads(outputs, grad_tensors)
     retain = create_graph if retain_graph is None else retain_graph
@@ -131,31 +136,28 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - PyTorch's name
-    """Deprecated wrapper kept for old code: returns the tensor itself (optionally requiring grad)."""
-    if Tensor is None:
-        _bind()
-    if not isinstance(data, Tensor):
-        from ..factories import tensor
-
-        data = tensor(data)
-    if requires_grad:
-        data.requires_grad_(True)
-    return data
+class _VariableMeta(type):
+    def __instancecheck__(cls, instance):
+        if Tensor is None:
+            _bind()
+        return isinstance(instance, Tensor)
 
 
-def __getattr__(name):
-    # gradcheck imports the op library lazily to keep `import jitgrad.autograd` light
-    if name in ("gradcheck", "gradgradcheck", "get_numerical_jacobian", "get_analytical_jacobian"):
-        from . import gradcheck as _gc
+class Variable(metaclass=_VariableMeta):
+    """Deprecated (PyTorch 0.4): ``Variable(t)`` is a new leaf tensor sharing ``t``'s storage, and
+    every Tensor is an instance of Variable."""
 
-        return getattr(_gc, name)
-    if name in ("Function", "FunctionCtx", "InplaceFunction", "NestedIOFunction", "once_differentiable"):
-        from . import function as _function
+    def __new__(cls, data, requires_grad: bool = False, volatile: bool = False):
+        if Tensor is None:
+            _bind()
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        t = data.detach()
+        if requires_grad:
+            if t._data.dtype.kind != "f":
+                raise RuntimeError(errors.FLOAT_ONLY_GRAD)
+            t._requires_grad = True
+        return t
 
-        return getattr(_function, name)
-    if name == "functional":
-        import importlib
 
-        return importlib.import_module(".functional", __name__)
-    raise AttributeError(f"module 'jitgrad.autograd' has no attribute {name!r}")
+# Function, gradcheck, ... need Tensor; jitgrad/__init__.py binds them here once it is loaded.

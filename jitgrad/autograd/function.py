@@ -17,6 +17,7 @@ import numpy as np
 from .. import errors
 from ..tensor import Tensor, _wrap, edge
 from . import grad_mode
+from ..ops.registry import saved_version
 from .graph import _FREED, Node, next_seq
 
 
@@ -98,7 +99,7 @@ class BackwardCFunction(Node, FunctionCtx):
             result = fn.backward(self, *grad_tensors)
         if not isinstance(result, tuple):
             result = (result,)
-        n_inputs = len(self.next_functions)
+        n_inputs = len(self._input_is_tensor)
         if len(result) != n_inputs:
             if len(result) > n_inputs and all(r is None for r in result[n_inputs:]):
                 result = result[:n_inputs]
@@ -108,16 +109,15 @@ class BackwardCFunction(Node, FunctionCtx):
                     f"(expected {n_inputs}, got {len(result)})"
                 )
         out = []
-        for i, (g, (nxt, _)) in enumerate(zip(result, self.next_functions)):
-            if g is None:
-                out.append(None)
-                continue
-            if nxt is None:
-                if not self._input_is_tensor[i]:
+        for i, g in enumerate(result):
+            if not self._input_is_tensor[i]:
+                if g is not None:
                     raise RuntimeError(
                         f"function {type(self).__name__} returned a gradient different than None at "
                         f"position {i + 1}, but the corresponding forward input was not a Variable"
                     )
+                continue
+            if g is None:
                 out.append(None)
                 continue
             arr = g._data if isinstance(g, Tensor) else np.asarray(g)
@@ -157,7 +157,7 @@ def _kernel_backward(node, grads):
     if not g.flags.c_contiguous or g.dtype != output.dtype:
         g = np.ascontiguousarray(g, dtype=output.dtype)
     node._function.backward_kernel(g, *args, output, *[gi for gi in grad_inputs if gi is not None])
-    return tuple(gi if nxt is not None else None for gi, (nxt, _) in zip(grad_inputs, node.next_functions))
+    return tuple(gi for gi in grad_inputs if gi is not None)
 
 
 class FunctionMeta(type):
@@ -166,7 +166,7 @@ class FunctionMeta(type):
     def __init__(cls, name, bases, attrs):
         super().__init__(name, bases, attrs)
         backward_cls = type(name + "Backward", (BackwardCFunction,),
-                            {"_function": cls, "__module__": "builtins"})
+                            {"_function": cls, "__module__": "jitgrad.autograd.function"})
         cls._backward_cls = backward_cls
         cls._uses_kernels = getattr(cls, "forward_kernel", None) is not None
 
@@ -187,7 +187,8 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
     def __call__(self, *args, **kwargs):
         raise RuntimeError(
             "Legacy autograd function with non-static forward method is deprecated. "
-            "Please use new-style autograd function with static forward method."
+            "Please use new-style autograd function with static forward method. "
+            "(Example: https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)"
         )
 
     @staticmethod
@@ -220,7 +221,8 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
         if not record:
             return outputs if single else tuple(outs)
 
-        node.next_functions = tuple(edge(a) if t else (None, 0) for a, t in zip(args, is_tensor))
+        # one edge per Tensor argument, as in PyTorch; backward still returns one grad per argument
+        node.next_functions = tuple(edge(a) for a, t in zip(args, is_tensor) if t)
         node._seq = next_seq()
         node._input_is_tensor = is_tensor
         node._input_meta = tuple((a._data.shape, a._data.dtype) if t else None for a, t in zip(args, is_tensor))
@@ -236,7 +238,7 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
                 continue
             if id(out) in dirty:
                 if out.grad_fn is None and out._requires_grad:
-                    raise RuntimeError(errors.LEAF_INPLACE)
+                    raise RuntimeError(errors.LEAF_MARKED_DIRTY)
                 out._vc[0] += 1
             elif id(out) in input_ids:  # an input returned as-is: the output is a new alias
                 alias = _wrap(out._data)
@@ -253,6 +255,8 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
 
         if cls._uses_kernels:
             node._saved = (raw_args, result[0]._data)
+            node._versions = tuple(saved_version(a) for a, t in zip(args, is_tensor) if t) + (
+                saved_version(result[0], 0),)
         elif node._to_save is not None:
             _save(node, node._to_save, result)
             node._to_save = None
@@ -261,8 +265,6 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
 
 def _save(node, tensors, outputs):
     """Store saved tensors; outputs of this node are kept as arrays so no cycle forms."""
-    from ..ops.registry import saved_version
-
     output_ids = {id(o): nr for nr, o in enumerate(outputs) if isinstance(o, Tensor)}
     saved = []
     versions = []

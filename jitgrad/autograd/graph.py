@@ -64,9 +64,6 @@ class Node:
         """The node's name, e.g. ``'AddBackward0'``."""
         return type(self).__name__
 
-    def __repr__(self):
-        return f"<{type(self).__name__} object at {id(self):#x}>"
-
     @property
     def requires_grad(self) -> bool:
         return True
@@ -130,7 +127,7 @@ def _describe_saved(node, data, creator) -> str:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return f"{what}, which is output {creator[1]} of {name}"
+    return f"{what}, which is output {creator[1]} of {name},"
 
 
 class AccumulateGrad(Node):
@@ -165,13 +162,9 @@ def accumulator_for(tensor) -> AccumulateGrad:
     return acc
 
 
-_node_classes = {}
-
-
 def node_class(name: str, backward, base=Node):
-    """Create (once) the Node subclass called ``name`` whose backward is ``backward(node, grads)``."""
-    cls = _node_classes.get(name)
-    if cls is None:
-        cls = type(name, (base,), {"__slots__": (), "_backward": backward, "__module__": "builtins"})
-        _node_classes[name] = cls
-    return cls
+    """A Node subclass called ``name`` (PyTorch's node name) whose backward is ``backward(node, grads)``.
+
+    Several ops may share a name (``UnsqueezeBackward0`` from ``unsqueeze`` and from ``x[None]``);
+    each gets its own class, since their backward functions differ."""
+    return type(name, (base,), {"__slots__": (), "_backward": backward, "__module__": "builtins"})

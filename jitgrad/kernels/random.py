@@ -196,7 +196,7 @@ def _u53(mt, left, nxt):
 
 
 # ----------------------------------------------------------------------------- normal
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _normal16_f32(d, o, mean, std):
     # normal_fill_16<float>, libm path (x86-64 'default' build); the final
     # ``* std + mean`` is a true fused multiply-add in every build (measured)
@@ -209,7 +209,7 @@ def _normal16_f32(d, o, mean, std):
         d[o + j + 8] = _fma(radius * math.sin(theta), std, mean)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _normal16_f64(d, o, mean, std):
     # normal_fill_16<double>: libm log/cos/sin, fused ``* std + mean``
     for j in range(8):
@@ -244,7 +244,7 @@ _FOPI = np.float32(1.27323954473516)
 _TWO_PI_F32 = np.float32(_TWO_PI)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _log256(x):
     """One lane of ``log256_ps`` as GCC compiles it for AVX2 (mul+add fused into FMA).
 
@@ -276,7 +276,7 @@ def _log256(x):
     return _fma(e, _LOG_Q2, x + y)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sincos256(x):
     """One lane of ``sincos256_ps`` (AVX2 build, FMA-contracted); x = theta >= 0."""
     one = np.float32(1.0)
@@ -318,7 +318,7 @@ def _sincos256(x):
     return s, c
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _normal16_avx2(d, o, mean, std):
     # normal_fill_16_AVX2
     for j in range(8):
@@ -343,18 +343,17 @@ def normal_fill_f32(mt, pos, out, mean, std, avx):
     mean32 = np.float32(mean)
     std32 = np.float32(std)
     left, nxt = _uniform_f32(mt, pos[0], pos[1], out, 0, n, zero, one, False)
-    for i in range(0, n - 15, 16):
+    nblk = n // 16
+    for b in range(nblk + (1 if n % 16 else 0)):
+        o = 16 * b
+        if b == nblk:
+            # partial last block: redraw the last 16 uniforms and recompute them
+            o = n - 16
+            left, nxt = _uniform_f32(mt, left, nxt, out, o, n, zero, one, False)
         if avx:
-            _normal16_avx2(out, i, mean32, std32)
+            _normal16_avx2(out, o, mean32, std32)
         else:
-            _normal16_f32(out, i, mean32, std32)
-    if n % 16 != 0:
-        # recompute the last 16 values from fresh uniforms
-        left, nxt = _uniform_f32(mt, left, nxt, out, n - 16, n, zero, one, False)
-        if avx:
-            _normal16_avx2(out, n - 16, mean32, std32)
-        else:
-            _normal16_f32(out, n - 16, mean32, std32)
+            _normal16_f32(out, o, mean32, std32)
     pos[0] = left
     pos[1] = nxt
 
@@ -364,11 +363,13 @@ def normal_fill_f64(mt, pos, out, mean, std):
     """``normal_fill<double>`` for a contiguous float64 array with >= 16 elements."""
     n = out.size
     left, nxt = _uniform_f64(mt, pos[0], pos[1], out, 0, n, 0.0, 1.0, False)
-    for i in range(0, n - 15, 16):
-        _normal16_f64(out, i, mean, std)
-    if n % 16 != 0:
-        left, nxt = _uniform_f64(mt, left, nxt, out, n - 16, n, 0.0, 1.0, False)
-        _normal16_f64(out, n - 16, mean, std)
+    nblk = n // 16
+    for b in range(nblk + (1 if n % 16 else 0)):
+        o = 16 * b
+        if b == nblk:
+            o = n - 16
+            left, nxt = _uniform_f64(mt, left, nxt, out, o, n, 0.0, 1.0, False)
+        _normal16_f64(out, o, mean, std)
     pos[0] = left
     pos[1] = nxt
 
@@ -440,12 +441,17 @@ def randperm_fill(mt, pos, out):
     if n < 214748364:  # std::numeric_limits<uint32_t>::max() / 20
         for i in range(n):
             out[i] = i
-        for i in range(n - 1):
-            y, left, nxt = _draw(mt, left, nxt)
-            z = y % (n - i)
-            sav = out[i]
-            out[i] = out[z + i]
-            out[z + i] = sav
+        buf = np.empty(_BLK, dtype=np.uint32)
+        i = 0
+        while i < n - 1:
+            m = min(_BLK, n - 1 - i)
+            left, nxt = _raw(mt, left, nxt, buf, m)
+            for k in range(m):
+                z = np.int64(buf[k]) % (n - i) + i
+                sav = out[i]
+                out[i] = out[z]
+                out[z] = sav
+                i += 1
     else:
         for i in range(n):
             hi, left, nxt = _draw(mt, left, nxt)

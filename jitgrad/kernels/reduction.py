@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sum_all_forward(x, acc):
     # ``acc`` is the accumulator's zero: 0.0 (float64) for floats, 0 (int64) for ints.
     # Accumulating float32 in float64 keeps large sums accurate.
@@ -20,7 +20,7 @@ def sum_all_forward(x, acc):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sum_middle_forward(x, out):
     # x: (outer, n, inner) -> out: (outer, inner)
     outer, n, inner = x.shape
@@ -32,7 +32,7 @@ def sum_middle_forward(x, out):
                 out[i, k] += x[i, j, k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def norm_middle_forward(x, p, out):
     # vector p-norm over the middle axis; p == inf -> max |x|, p == 0 -> count of non-zeros
     outer, n, inner = x.shape
@@ -61,7 +61,7 @@ def norm_middle_forward(x, p, out):
             out[i, k] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def norm_middle_backward(grad, x, norm, p, out):
     # d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1); zero where the norm is zero (PyTorch).
     # For p == inf the gradient is shared equally among the entries attaining the max.

@@ -23,13 +23,27 @@ def _arrays(a, b):
     return ad, b
 
 
+def _comparable(other) -> bool:
+    return isinstance(other, (Tensor, int, float, np.number, np.bool_, np.ndarray, list, tuple))
+
+
 def _compare(ufunc, name):
     def op(input: Tensor, other) -> Tensor:
+        if not _comparable(other):
+            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor or Number, "
+                            f"not {type(other).__name__}")
         a, b = _arrays(input, other)
         return _wrap(np.asarray(ufunc(a, b)))
 
+    def dunder(input: Tensor, other):
+        # a foreign operand defers to Python: ``t == "a"`` is False, ``t < "a"`` a TypeError
+        if not _comparable(other):
+            return NotImplemented
+        return op(input, other)
+
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}`` comparison, giving a bool tensor."
+    op.dunder = dunder
     return op
 
 
@@ -44,8 +58,9 @@ ge = _compare(np.greater_equal, "ge")
 def _logical(ufunc, name, bitwise):
     def op(input: Tensor, other) -> Tensor:
         a, b = _arrays(input, other)
-        if bitwise and (a.dtype.kind == "f" or (isinstance(b, np.ndarray) and b.dtype.kind == "f")):
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'Float\'')
+        if bitwise and (a.dtype.kind == "f" or (isinstance(b, np.ndarray) and b.dtype.kind == "f")
+                        or isinstance(b, float)):
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'Float\'')
         return _wrap(np.asarray(ufunc(a, b)))
 
     op.__name__ = name
@@ -96,9 +111,16 @@ def isclose(input: Tensor, other: Tensor, rtol=1e-05, atol=1e-08, equal_nan=Fals
                             rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
+def _check_int_zero_division(a, b):
+    b_arr = np.asarray(b)
+    if a.dtype.kind in "iub" and b_arr.dtype.kind in "iub" and not np.all(b_arr):
+        raise RuntimeError("ZeroDivisionError")
+
+
 def rounded_div(input: Tensor, other, mode: str) -> Tensor:
     """``div`` with ``rounding_mode`` 'trunc' or 'floor' (not differentiable; zero gradient)."""
     a, b = _arrays(input, other)
+    _check_int_zero_division(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         if mode == "trunc":
             out = np.trunc(np.true_divide(a, b)) if a.dtype.kind == "f" or getattr(b, "dtype", np.dtype(float)).kind == "f" \
@@ -107,10 +129,13 @@ def rounded_div(input: Tensor, other, mode: str) -> Tensor:
             out = np.floor_divide(a, b)
         else:
             raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{mode}'")
-    out = np.asarray(out)
-    rt = input._data.dtype if not isinstance(other, Tensor) else _dtype.result_type_tensors(
-        input._data.dtype, input._data.ndim, other._data.dtype, other._data.ndim)
-    return _wrap(out.astype(rt if isinstance(other, Tensor) else _dtype.result_type_scalar(rt, other), copy=False))
+    return _wrap(np.asarray(out).astype(_promoted_dtype(input, other), copy=False))
+
+
+def _promoted_dtype(input: Tensor, other):
+    if isinstance(other, Tensor):
+        return _dtype.result_type_tensors(input._data.dtype, input._data.ndim, other._data.dtype, other._data.ndim)
+    return _dtype.result_type_scalar(input._data.dtype, other)
 
 
 def floor_divide(input: Tensor, other) -> Tensor:
@@ -118,12 +143,16 @@ def floor_divide(input: Tensor, other) -> Tensor:
 
 
 def remainder(input: Tensor, other) -> Tensor:
+    """Python-style modulus (the sign of the divisor), computed in PyTorch's promoted dtype."""
     a, b = _arrays(input, other)
-    return _wrap(np.asarray(np.remainder(a, b)))
+    _check_int_zero_division(a, b)
+    return _wrap(np.asarray(np.remainder(a, b)).astype(_promoted_dtype(input, other), copy=False))
 
 
 def sign(input: Tensor) -> Tensor:
     """Elementwise sign; its gradient is zero."""
+    if input._data.dtype.kind == "b":
+        return _wrap(input._data.copy())
     out = np.sign(input._data)
     if _state.enabled and input._requires_grad:
         node = new_node(_SignNode, (edge(input),), None, input._data.shape)
@@ -161,10 +190,9 @@ def _clamp_tensor_backward(node, grads):
     x, lo, hi = node._saved
     shape, lo_shape, hi_shape = node._ctx
     g = np.broadcast_to(grads[0], grads[0].shape)
-    below = (x < lo) if lo is not None else np.zeros(shape, bool)
-    above = (x > hi) if hi is not None else np.zeros(shape, bool)
-    if hi is not None:
-        below = below & ~above  # max wins when the bounds cross, as in PyTorch
+    # out = min(max(x, lo), hi): hi wins wherever max(x, lo) exceeds it, even when lo > hi
+    above = ((x if lo is None else np.maximum(x, lo)) > hi) if hi is not None else np.zeros(shape, bool)
+    below = ((x < lo) & ~above) if lo is not None else np.zeros(shape, bool)
     inside = ~(below | above)
     gx = reduce_to_shape(np.where(inside, g, 0).astype(g.dtype), shape)
     glo = reduce_to_shape(np.where(below, g, 0).astype(g.dtype), lo_shape) if lo_shape is not None else None
@@ -174,9 +202,10 @@ def _clamp_tensor_backward(node, grads):
 
 _ClampTensorNode = define_node("ClampBackward0", _clamp_tensor_backward)
 
+for _name, _fn in [("eq", eq), ("ne", ne), ("lt", lt), ("le", le), ("gt", gt), ("ge", ge)]:
+    register(OpInfo(_name, "", _fn, differentiable=False))
+    setattr(Tensor, f"__{_name}__", _fn.dunder)
 for _name, _fn, _dunders in [
-    ("eq", eq, ("__eq__",)), ("ne", ne, ("__ne__",)), ("lt", lt, ("__lt__",)), ("le", le, ("__le__",)),
-    ("gt", gt, ("__gt__",)), ("ge", ge, ("__ge__",)),
     ("bitwise_and", bitwise_and, ("__and__", "__rand__")), ("bitwise_or", bitwise_or, ("__or__", "__ror__")),
     ("bitwise_xor", bitwise_xor, ("__xor__", "__rxor__")), ("bitwise_not", bitwise_not, ("__invert__",)),
     ("logical_and", logical_and, ()), ("logical_or", logical_or, ()), ("logical_xor", logical_xor, ()),

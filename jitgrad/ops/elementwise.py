@@ -45,11 +45,11 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
     """
 
     def backward(node, grads):
-        a, b, y = node._saved
+        a, b, y = node._saved or _NOTHING_SAVED
         shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
         g = grads[0].ravel()
-        if shape_b is None:  # tensor <op> scalar
-            ga = vjp_a_scalar(g, a, b, y)
+        if shape_b is None:  # tensor <op> scalar; the scalar is kept in _ctx (need_b's slot)
+            ga = vjp_a_scalar(g, a, need_b, y)
             if ga.dtype != dtype_a:
                 ga = ga.astype(dtype_a)
             return (ga.reshape(shape_a), None)
@@ -84,6 +84,8 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 dt = _dtype.result_type_tensors(dt, ad.ndim, bd.dtype, bd.ndim)
             if true_divide and dt.kind != "f":
                 dt = default_float().np
+            if dt is _F16:
+                return _via_float32(op, a, b)
             shape = ad.shape
             if bd.shape == shape:
                 xa = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
@@ -105,8 +107,10 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 if save_inputs:
                     node._saved = (xa, xb, out.ravel() if save_result else None)
                     node._versions = ((a._vc, a._vc[0], ad, a), (b._vc, b._vc[0], bd, b))
-                else:
-                    node._saved = (None, None, None)
+                    if save_result:
+                        node._versions += ((t._vc, 0, out, 0),)
+                else:  # nothing saved: like PyTorch, such a node may run backward again
+                    node._saved = None
                     node._versions = ()
                 node._ctx = (ad.shape, ad.dtype, bd.shape, bd.dtype, shape, a._requires_grad, b._requires_grad)
                 t._requires_grad = True
@@ -126,8 +130,10 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
             dt = np.dtype(np.int64)
         if true_divide and dt.kind != "f":
             dt = default_float().np
+        if dt is _F16:
+            return _via_float32(op, a, b)
         x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
-        s = dt.type(b)
+        s = _cast_scalar(dt, b)
         out = np.empty(ad.shape, dt)
         forward_scalar(x, s, out.ravel())
         t = new_tensor(Tensor)
@@ -138,9 +144,10 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
             node = new_node_obj(node_cls)
             node.next_functions = (edge(a), _NO_EDGE)
             node._seq = next_seq()
-            node._saved = (None, s, out.ravel() if save_result else None)
+            # PyTorch saves a scalar operand of mul/div as a (freeable) tensor, but none for add/sub
+            node._saved = _NOTHING_SAVED if save_inputs else None
             node._versions = ()
-            node._ctx = (ad.shape, ad.dtype, None, None, ad.shape, True, False)
+            node._ctx = (ad.shape, ad.dtype, None, None, ad.shape, True, s)
             t._requires_grad = True
             t.grad_fn = node
         else:
@@ -154,10 +161,32 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
 
 
 _NO_EDGE = (None, 0)
+_NOTHING_SAVED = (None, None, None)
+
+
+_F16 = np.dtype(np.float16)
+_F32 = np.dtype(np.float32)
+
+
+def _via_float32(fn, *args):
+    """float16 ops compute in float32 and round the result back, as PyTorch's CPU kernels do
+    (Numba has no float16 arithmetic).  The casts are recorded, so gradients flow in float16."""
+    from .conversion import to_dtype
+
+    args = [to_dtype(a, _F32) if isinstance(a, Tensor) and a._data.dtype == _F16 else a for a in args]
+    return to_dtype(fn(*args), _F16)
+
+
+def _cast_scalar(dt, value):
+    """The Python scalar in the tensor's dtype; integers wrap like PyTorch's (uint8 * -2)."""
+    try:
+        return dt.type(value)
+    except OverflowError:
+        return np.array(value).astype(dt)[()]
 
 
 def _to_tensor(name, value):
-    if isinstance(value, (list, tuple, np.ndarray)):
+    if isinstance(value, (list, tuple, np.ndarray)) and not any(isinstance(v, str) for v in np.ravel(value)):
         from ..factories import tensor as _tensor
 
         return _tensor(value)
@@ -251,6 +280,8 @@ _div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
                   lambda g, a, b, y: _div(g, b), _div_b, lambda g, a, s, y: _div_s(g, s), true_divide=True)
 _pow_op = _binary("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
                   _pow_a, _pow_b, None, save_result=True)
+_rsub_op = _binary("rsub", "RsubBackward0", k.rsub_forward, None,
+                   lambda g, a, b, y: _neg(g), lambda g, a, b, y: g, None, save_inputs=False)
 
 
 def _alpha(b, alpha):
@@ -268,24 +299,35 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     return _out(_add(input, other), out)
 
 
+def _check_bool_sub(a, b):
+    a_bool = a._data.dtype.kind == "b" if isinstance(a, Tensor) else False
+    b_bool = b._data.dtype.kind == "b" if isinstance(b, Tensor) else False
+    if a_bool and b_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if a_bool or b_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if not isinstance(input, Tensor):
         return rsub(other, input, alpha=alpha)
+    if input._data.dtype.kind == "b" or (other.__class__ is Tensor and other._data.dtype.kind == "b"):
+        _check_bool_sub(input, other)
     if alpha != 1:
         other = other * alpha
-    if input._data.dtype.kind == "b" and getattr(other, "dtype", None) is _dtype.bool:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
     return _out(_sub(input, other), out)
 
 
 def rsub(input, other, *, alpha=1) -> Tensor:
     """``other - alpha * input`` (PyTorch's ``rsub``)."""
+    _check_bool_sub(input, other)
     if alpha != 1:
         input = input * alpha
     if isinstance(other, Tensor):
-        return _sub(other, input)
+        return _rsub_op(input, other)
     return _rsub_scalar(input, other)
 
 
@@ -297,7 +339,7 @@ def _rsub_scalar(a: Tensor, s) -> Tensor:
     dt = _dtype.result_type_scalar(ad.dtype, s)
     x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
     out = np.empty(ad.shape, dt)
-    k.rsub_scalar_forward(x, dt.type(s), out.ravel())
+    k.rsub_scalar_forward(x, _cast_scalar(dt, s), out.ravel())
     node = new_node(_RsubNode, (edge(a),)) if (_state.enabled and a._requires_grad) else None
     return result(out, node)
 
@@ -378,8 +420,10 @@ def _rpow(base, exponent: Tensor) -> Tensor:
     k.rpow_scalar_forward(s, x, out.ravel())
     if _state.enabled and exponent._requires_grad:
         log_s = dt.type(math.log(base)) if base > 0 else (dt.type(-np.inf) if base == 0 else dt.type(np.nan))
-        node = new_node(_RpowNode, (edge(exponent),), (out.ravel(),), (ed.shape, log_s))
-        return result(out, node)
+        t = result(out, None)
+        t.grad_fn = new_node(_RpowNode, (edge(exponent),), (out.ravel(),), (ed.shape, log_s), ((t._vc, 0, out, 0),))
+        t._requires_grad = True
+        return t
     return result(out, None)
 
 
@@ -421,6 +465,8 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True)
         if float_only and dt.kind != "f":
             dt = _dtype.get_default_dtype().np
             xd = xd.astype(dt)
+        if dt is _F16:
+            return _via_float32(op, input)
         x = xd.ravel()
         out = np.empty(xd.shape, dt)
         y = out.ravel()
@@ -434,7 +480,9 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True)
             node.next_functions = (edge(input),)
             node._seq = next_seq()
             node._saved = (x if save_x else None, y if save_y else None)
-            node._versions = ((input._vc, input._vc[0], xd, input),) if save_x else ()
+            # version records of what was saved (the result is output 0 of this node)
+            node._versions = (((input._vc, input._vc[0], xd, input),) if save_x else ()) + (
+                ((t._vc, 0, out, 0),) if save_y else ())
             node._ctx = xd.shape
             t._requires_grad = True
             t.grad_fn = node
@@ -472,7 +520,7 @@ _NegNode = define_node("NegBackward0", lambda node, grads: (_neg(grads[0].ravel(
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     """Elementwise absolute value."""
     if input._data.dtype.kind == "b":
-        raise RuntimeError("abs is not supported for bool tensors")
+        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
     return _abs_float(input)
 
 
@@ -497,6 +545,23 @@ def neg(input: Tensor) -> Tensor:
 
 def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     """Clamp every element into ``[min, max]`` (scalar or tensor bounds)."""
+    return _clamp(input, min, max, _ClampNode)
+
+
+def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
+    """``max(input, min)`` elementwise."""
+    return _clamp(input, min, None, _ClampMinNode)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
+    """``min(input, max)`` elementwise."""
+    return _clamp(input, None, max, _ClampMaxNode)
+
+
+def _clamp(input: Tensor, min, max, node_cls) -> Tensor:  # noqa: A002
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, (Tensor, int, float, np.number)):
+            raise TypeError(f"clamp(): argument 'min' must be Number or Tensor, not {type(bound).__name__}")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -507,21 +572,24 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     dt = xd.dtype
     if (isinstance(min, float) or isinstance(max, float)) and dt.kind != "f":
         dt = _dtype.get_default_dtype().np
+    elif dt.kind == "b":
+        dt = np.dtype(np.int64)  # PyTorch promotes a bool tensor clamped by ints
+    if dt is _F16:
+        return _via_float32(lambda t: _clamp(t, min, max, node_cls), input)
+    if xd.dtype != dt:
         xd = xd.astype(dt)
     if dt.kind == "f":
         low = dt.type(-np.inf if min is None else min)
         high = dt.type(np.inf if max is None else max)
     else:
-        info = np.iinfo(dt) if dt.kind in "iu" else None
-        if info is None:
-            raise RuntimeError('"clamp_cpu" not implemented for \'Bool\'')
-        low = dt.type(info.min if min is None else min)
-        high = dt.type(info.max if max is None else max)
+        info = np.iinfo(dt)
+        low = _cast_scalar(dt, info.min if min is None else min)
+        high = _cast_scalar(dt, info.max if max is None else max)
     x = xd.ravel()
     out = np.empty(xd.shape, dt)
     k.clamp_forward(x, low, high, out.ravel())
     if _state.enabled and input._requires_grad:
-        node = new_node(_ClampNode, (edge(input),), (x,), (xd.shape, low, high), (registry.saved_version(input),))
+        node = new_node(node_cls, (edge(input),), (x,), (xd.shape, low, high), (registry.saved_version(input),))
         return result(out, node)
     return result(out, None)
 
@@ -536,14 +604,8 @@ def _clamp_backward(node, grads):
 
 
 _ClampNode = define_node("ClampBackward1", _clamp_backward)
-
-
-def clamp_min(input, min):  # noqa: A002
-    return clamp(input, min=min)
-
-
-def clamp_max(input, max):  # noqa: A002
-    return clamp(input, max=max)
+_ClampMinNode = define_node("ClampMinBackward0", _clamp_backward)
+_ClampMaxNode = define_node("ClampMaxBackward0", _clamp_backward)
 
 
 # ============================================================================ the table
@@ -563,21 +625,22 @@ def _away_from_zero(rng, shape):
 # Broadcasting pairs exercised by the gradient check for every binary op.
 BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((5,), ())]
 
-register(OpInfo("add", "AddBackward0", add,
+register(OpInfo("add", "AddBackward0", add, scalar_input=True,
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], 2.5), {}), ((_any(rng, (3,))[0], _any(rng, (3,))[0]), {"alpha": 2})]))
-register(OpInfo("sub", "SubBackward0", sub,
+register(OpInfo("sub", "SubBackward0", sub, scalar_input=True,
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], 2.5), {})]))
-register(OpInfo("rsub", "RsubBackward1", rsub, method=False,
-                samples=lambda rng: [((_any(rng, (3, 2))[0], 2.0), {})]))
-register(OpInfo("mul", "MulBackward0", mul, aliases=("multiply",),
+register(OpInfo("rsub", "RsubBackward1", rsub, scalar_input=True, method=False,
+                samples=lambda rng: [((_any(rng, (3, 2))[0], 2.0), {}),
+                                     ((_any(rng, (3, 2))[0], _any(rng, (2,))[0]), {})]))
+register(OpInfo("mul", "MulBackward0", mul, scalar_input=True, aliases=("multiply",),
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], -1.5), {})]))
-register(OpInfo("div", "DivBackward0", div, aliases=("divide", "true_divide"),
+register(OpInfo("div", "DivBackward0", div, scalar_input=True, aliases=("divide", "true_divide"),
                 samples=lambda rng: [((a, _away_from_zero(rng, sb)), {}) for sa, sb in BINARY_SHAPES
                                      for a in _any(rng, sa)] + [((_any(rng, (3,))[0], 0.7), {})]))
-register(OpInfo("pow", "PowBackward0", pow, dunders=("__pow__",),
+register(OpInfo("pow", "PowBackward0", pow, scalar_input=True, dunders=("__pow__",),
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES[:3] for a, b in
                                      [(_pos(rng, sa)[0], _any(rng, sb)[0])]]
                 + [((_any(rng, (4,))[0], 2), {}), ((_pos(rng, (4,))[0], 0.5), {}), ((_any(rng, (4,))[0], 3.0), {}),
@@ -602,8 +665,10 @@ register(OpInfo("clamp", "ClampBackward1", clamp, aliases=("clip",),
                                      ((_any(rng, (5,))[0],), {"min": 0.1}),
                                      ((_any(rng, (5,))[0],), {"max": -0.2})],
                 notes="sample points avoid the kinks at the bounds"))
-register(OpInfo("clamp_min", "ClampBackward1", clamp_min, samples=None))
-register(OpInfo("clamp_max", "ClampBackward1", clamp_max, samples=None))
+register(OpInfo("clamp_min", "ClampMinBackward0", clamp_min,
+                samples=lambda rng: [((_any(rng, (5,))[0], 0.1), {})]))
+register(OpInfo("clamp_max", "ClampMaxBackward0", clamp_max,
+                samples=lambda rng: [((_any(rng, (5,))[0], -0.2), {})]))
 
 # Operators bind straight to the templates' closures: no keyword handling on the hot path.
 Tensor.__add__ = Tensor.__radd__ = _add

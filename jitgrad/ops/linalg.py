@@ -17,6 +17,15 @@ def _name(dt):
     return {np.float32: "float", np.float64: "double", np.int64: "long int", np.int32: "int"}.get(dt.type, dt.name)
 
 
+def _check_args(name, arg2, a, b):
+    """PyTorch's TypeError for a non-Tensor operand and NotImplementedError for bool matrices."""
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{name}(): argument '{arg2}' (position 2) must be Tensor, not {type(b).__name__}")
+    if a._data.dtype.kind == "b" or b._data.dtype.kind == "b":
+        kernel = "dot" if name == "dot" else "addmm_impl_cpu_"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
 def _record(cls, out, a: Tensor, b: Tensor, ctx=None):
     if _state.enabled and (a._requires_grad or b._requires_grad):
         node = new_node(cls, (edge(a), edge(b)), (a._data, b._data), ctx,
@@ -27,6 +36,7 @@ def _record(cls, out, a: Tensor, b: Tensor, ctx=None):
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
     """Inner product of two 1-D tensors."""
+    _check_args("dot", "tensor", input, other)
     a, b = input._data, other._data
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
@@ -64,6 +74,7 @@ def _check_same_dtype(a, b):
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Matrix product of two 2-D tensors."""
+    _check_args("mm", "mat2", input, mat2)
     a, b = input._data, mat2._data
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -89,6 +100,7 @@ _MmNode = define_node("MmBackward0", _mm_backward)
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix-vector product."""
+    _check_args("mv", "vec", input, vec)
     a, v = input._data, vec._data
     if a.ndim != 2 or v.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {v.ndim}")
@@ -111,6 +123,7 @@ _MvNode = define_node("MvBackward0", _mv_backward)
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of two 3-D tensors with the same batch size."""
+    _check_args("bmm", "mat2", input, mat2)
     a, b = input._data, mat2._data
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -140,8 +153,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands."""
     from . import shape as sh
 
-    if not isinstance(other, Tensor) or not isinstance(input, Tensor):
-        raise TypeError("matmul(): argument 'other' must be Tensor")
+    _check_args("matmul", "other", input, other)
     da, db = input._data.ndim, other._data.ndim
     if da == 0 or db == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
@@ -153,18 +165,13 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         return sh.squeeze_named(mm(sh.unsqueeze(input, 0), other), 0, "SqueezeBackward4")
     if da == 2 and db == 2:
         return mm(input, other)
-    if db <= 2 and da >= 3:
-        # fold the batch into the rows: (..., n, k) @ (k, m) is one mm
-        lead = input._data.shape[:-1]
-        other2 = sh.unsqueeze(other, 1) if db == 1 else other
-        if other2._data.shape[0] != input._data.shape[-1]:
-            raise RuntimeError(
-                f"mat1 and mat2 shapes cannot be multiplied ({int(np.prod(lead))}x{input._data.shape[-1]} and "
-                f"{other2._data.shape[0]}x{other2._data.shape[1]})"
-            )
-        res = mm(sh.reshape(input, (-1, input._data.shape[-1])), other2)
-        out_shape = lead + ((other2._data.shape[1],) if db == 2 else ())
-        return sh.unsafe_view(res, out_shape)
+    # PyTorch folds a batched operand against a 1-D/2-D one into a single mm/mv.  With the batched
+    # operand second, folding goes through its transpose, which PyTorch skips (and uses bmm)
+    # when only the batched operand requires grad: its transposed copy would cost more.
+    if da >= 3 and db <= 2:
+        return _folded(input, other, transpose=False)
+    if db >= 3 and da <= 2 and not (other._requires_grad and not input._requires_grad):
+        return _folded(other, input, transpose=True)
     # general batched case: broadcast the batch dims, then bmm
     a1 = sh.unsqueeze(input, 0) if da == 1 else input
     b1 = sh.unsqueeze(other, -1) if db == 1 else other
@@ -183,6 +190,26 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     res = bmm(a3, b3)
     out_shape = batch + ((n,) if da > 1 else ()) + ((m,) if db > 1 else ())
     return sh.unsafe_view(res, out_shape)
+
+
+def _folded(big: Tensor, small: Tensor, transpose: bool) -> Tensor:
+    """(..., n, k) @ (k[, m]) as one mm/mv on the batch folded into the rows.  With
+    ``transpose``, computes small @ big as (big^T @ small^T)^T the same way."""
+    from . import shape as sh
+
+    t1 = sh.transpose(big, -1, -2) if transpose else big
+    t2 = sh.t(small) if (transpose and small._data.ndim == 2) else small
+    k = t1._data.shape[-1]
+    if t2._data.shape[0] != k:
+        rows = int(np.prod(t1._data.shape[:-1]))
+        cols = f"x{t2._data.shape[1]}" if t2._data.ndim == 2 else ""
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {t2._data.shape[0]}{cols})")
+    out_shape = t1._data.shape[:-1] + ((t2._data.shape[1],) if t2._data.ndim == 2 else ())
+    folded = sh.reshape(t1, (-1, k))
+    res = sh.unsafe_view(mm(folded, t2) if t2._data.ndim == 2 else mv(folded, t2), out_shape)
+    if transpose and small._data.ndim == 2:
+        res = sh.clone(sh.transpose(res, -1, -2))  # PyTorch's .mT.contiguous()
+    return res
 
 
 def _mat(rng, *shape):

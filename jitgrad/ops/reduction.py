@@ -16,10 +16,12 @@ def normalize_dims(dim, ndim: int) -> tuple:
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
         dims = (int(dim),)
-    else:
+    elif isinstance(dim, (tuple, list)) and all(isinstance(d, (int, np.integer)) for d in dim):
         dims = tuple(int(d) for d in dim)
-        if not dims:
-            return tuple(range(ndim))
+    else:
+        raise TypeError(f"argument 'dim' must be int or tuple of ints, not {type(dim).__name__}")
+    if not dims:
+        return tuple(range(ndim))
     n = ndim if ndim > 0 else 1
     out = []
     for d in dims:
@@ -57,6 +59,8 @@ def _sum_dtype(dt: np.dtype) -> np.dtype:
 
 def sum_array(x: np.ndarray, axes: tuple) -> np.ndarray:
     """Sum ``x`` over ``axes`` (sorted, non-empty) without keepdim, with the jitted kernels."""
+    if x.dtype == np.float16:  # accumulate in float32, round once (Numba has no float16 math)
+        return sum_array(x.astype(np.float32), axes).astype(np.float16)
     dt = _sum_dtype(x.dtype)
     if x.dtype != dt:
         x = x.astype(dt)
@@ -73,11 +77,18 @@ def _keepdim_shape(shape, axes):
     return tuple(1 if d in axes else s for d, s in enumerate(shape))
 
 
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+_NO_DIM = object()  # distinguishes sum(x, keepdim=True) (a TypeError in PyTorch) from sum(x, None, True)
+
+
+def sum(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum of all elements, or over ``dim`` (int or tuple) keeping it if ``keepdim``."""
     xd = input._data
     if dtype is not None:
         xd = xd.astype(_dtype.to_numpy_dtype(dtype))
+    if dim is _NO_DIM:
+        if keepdim:
+            raise TypeError("sum() received an invalid combination of arguments - got (keepdim=bool, )")
+        dim = None
     axes = normalize_dims(dim, xd.ndim)
     if not axes:
         out = xd.astype(_sum_dtype(xd.dtype)) if xd.dtype != _sum_dtype(xd.dtype) else xd.copy()
@@ -112,11 +123,19 @@ _SumAllNode = define_node("SumBackward0", _sum_backward)
 _SumDimNode = define_node("SumBackward1", _sum_backward)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def mean(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of all elements, or over ``dim`` keeping it if ``keepdim``."""
+    if dim is _NO_DIM:
+        if keepdim:
+            raise TypeError("mean() received an invalid combination of arguments - got (keepdim=bool, )")
+        dim = None
     xd = input._data
     if dtype is not None:
         xd = xd.astype(_dtype.to_numpy_dtype(dtype))
+    if xd.dtype == np.float16:
+        from .elementwise import _via_float32
+
+        return _via_float32(lambda t: mean(t, dim, keepdim), input)
     if xd.dtype.kind != "f":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -156,13 +175,21 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
             + _dtype.from_numpy_dtype(xd.dtype)._legacy[:-6]
         )
+    fro = p == "fro"
     if p == "fro" or p is None:
         p = 2.0
     elif p == "nuc" or isinstance(p, str):
         raise NotImplementedError(f"norm with p={p!r} (matrix norms) is not supported yet")
+    if dim is not None and not isinstance(dim, (int, np.integer, tuple, list)):
+        raise TypeError(f"linalg_vector_norm(): argument 'dim' (position 3) must be tuple of ints, not {type(dim).__name__}")
+    if fro and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got " + " ".join(str(d) for d in dim))
     p = float(p)
     if p == -np.inf:
         return _neg_inf_norm(input, dim, keepdim)
+    if p == np.inf and xd.size == 0:
+        raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the "
+                           "operation does not have an identity")
     axes = normalize_dims(dim, xd.ndim)
     if not axes:
         axes = ()
@@ -173,11 +200,12 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     k.norm_middle_forward(x3, p, out2)
     out_shape = _keepdim_shape(xd.shape, axes) if keepdim else tuple(s for d, s in enumerate(xd.shape) if d not in axes)
     out = out2.reshape(out_shape)
+    t = result(out, None)
     if _state.enabled and input._requires_grad:
-        node = new_node(_NormNode, (edge(input),), (x3, out2), (xd.shape, axes, p),
-                        (registry.saved_version(input),))
-        return result(out, node)
-    return result(out, None)
+        t.grad_fn = new_node(_NormNode, (edge(input),), (x3, out2), (xd.shape, axes, p),
+                             (registry.saved_version(input), registry.saved_version(t, 0)))
+        t._requires_grad = True
+    return t
 
 
 def _norm_backward(node, grads):

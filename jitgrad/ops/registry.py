@@ -31,6 +31,7 @@ class OpInfo:
     aliases: tuple = ()  # other public names (functions and methods)
     dunders: tuple = ()  # operator overloads on Tensor bound to the same function
     public: bool = True  # exported as jitgrad.<name> (False for methods-only ops such as casts)
+    scalar_input: bool = False  # the function form accepts a Python number as its first argument
     # -- for the table-driven gradient check --
     samples: Optional[Callable] = None  # rng -> list of (args, kwargs); args may hold arrays
     differentiable: bool = True
@@ -39,6 +40,24 @@ class OpInfo:
 
 
 OPS: dict = {}
+
+
+def public_function(info: OpInfo):
+    """``jitgrad.<name>``: the op, refusing a non-Tensor input with PyTorch's TypeError."""
+    fn = info.function
+    if info.scalar_input:
+        return fn
+    name = info.name
+
+    def checked(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        return fn(input, *args, **kwargs)
+
+    checked.__name__ = name
+    checked.__doc__ = fn.__doc__
+    checked.__wrapped__ = fn
+    return checked
 
 
 def register(info: OpInfo) -> OpInfo:

@@ -13,10 +13,14 @@ from .registry import OpInfo, define_node, new_node, register, result
 _state = registry._state
 
 
-def _shape_arg(shape) -> tuple:
+def _shape_arg(shape, who="view") -> tuple:
     """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size)``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
+    for s in shape:
+        if not isinstance(s, (int, np.integer)) and not (isinstance(s, Tensor) and s._data.size == 1):
+            raise TypeError(f"{who}(): argument 'size' must be tuple of ints, but found element of type "
+                            f"{type(s).__name__}")
     return tuple(int(s) for s in shape)
 
 
@@ -36,6 +40,9 @@ def _infer_shape(shape: tuple, numel: int) -> tuple:
     neg = [i for i, s in enumerate(shape) if s == -1]
     if len(neg) > 1:
         raise RuntimeError("only one dimension can be inferred")
+    if neg and numel == 0 and 0 in shape:
+        raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                           "unspecified dimension size -1 can be any value and is ambiguous")
     known = 1
     for s in shape:
         if s != -1:
@@ -91,8 +98,8 @@ def reshape(input: Tensor, *shape) -> Tensor:
         out = np.reshape(xd, new_shape, copy=False)
         return _view_result(input, out, _ViewNode, xd.shape)
     except ValueError:
-        out = np.ascontiguousarray(xd).reshape(new_shape)
-        return _view_result(input, out, _UnsafeViewNode, xd.shape, is_view=False)
+        # not expressible as a view: PyTorch copies (CloneBackward0), then views the copy
+        return unsafe_view(clone(input), new_shape)
 
 
 def unsafe_view(input: Tensor, shape) -> Tensor:
@@ -236,7 +243,7 @@ _ExpandNode = define_node("ExpandBackward0", _expand_backward)
 
 def expand(input: Tensor, *sizes) -> Tensor:
     """Broadcast to a larger shape without copying (-1 keeps a dim)."""
-    sizes = _shape_arg(sizes)
+    sizes = _shape_arg(sizes, "expand")
     xd = input._data
     if len(sizes) < xd.ndim:
         raise RuntimeError(
@@ -245,7 +252,12 @@ def expand(input: Tensor, *sizes) -> Tensor:
         )
     lead = len(sizes) - xd.ndim
     target = list(sizes)
-    for i, s in enumerate(xd.shape):
+    for i in range(lead):
+        if sizes[i] < 0:
+            raise RuntimeError(f"The expanded size of the tensor ({sizes[i]}) isn't allowed in a leading, "
+                               f"non-existing dimension {i}")
+    for i in range(xd.ndim - 1, -1, -1):  # PyTorch reports the last mismatching dim
+        s = xd.shape[i]
         want = sizes[lead + i]
         if want == -1:
             target[lead + i] = s
@@ -278,101 +290,167 @@ _INDEX_ERROR = ("only integers, slices (`:`), ellipsis (`...`), None and long or
                 "indices (got {})")
 
 
-def _convert_key(key):
-    """Turn a PyTorch index into a NumPy one; report whether it uses advanced indexing."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    out = []
-    advanced = False
-    kinds = set()
-    for item in key:
-        if isinstance(item, Tensor):
-            arr = item._data
-            if arr.dtype.kind == "f":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            if arr.ndim == 0 and arr.dtype.kind in "iu":
-                out.append(int(arr))
-                kinds.add("int")
-                continue
-            out.append(arr)
-            advanced = True
-        elif isinstance(item, (bool, np.bool_)):
-            out.append(item)
-            advanced = True
-        elif isinstance(item, (int, np.integer)):
-            out.append(int(item))
-            kinds.add("int")
-        elif isinstance(item, slice):
-            out.append(item)
-            kinds.add("slice")
-        elif item is None:
-            out.append(None)
-            kinds.add("none")
-        elif item is Ellipsis:
-            out.append(item)
-            kinds.add("ellipsis")
-        elif isinstance(item, (list, np.ndarray)):
-            arr = np.asarray(item)
-            if arr.dtype.kind == "f":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            out.append(arr)
-            advanced = True
-        else:
-            raise IndexError(_INDEX_ERROR.format(type(item).__name__))
-    return tuple(out), advanced, kinds
+def _convert_item(item):
+    """One PyTorch index component as a NumPy one (int, slice, None, Ellipsis or an index array)."""
+    if isinstance(item, Tensor):
+        arr = item._data
+        if arr.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if arr.ndim == 0 and arr.dtype.kind in "iu":
+            return int(arr)
+        return arr
+    if isinstance(item, (bool, np.bool_)):
+        return np.array(item)
+    if isinstance(item, (int, np.integer)):
+        return int(item)
+    if item is None or item is Ellipsis or isinstance(item, slice):
+        return item
+    if isinstance(item, (list, np.ndarray)):
+        arr = np.asarray(item)
+        if arr.dtype.kind not in "iub":
+            if arr.dtype.kind in "US":
+                raise TypeError("new(): invalid data type 'str'")
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return arr
+    if isinstance(item, str):
+        raise TypeError("new(): invalid data type 'str'")
+    raise IndexError(_INDEX_ERROR.format(type(item).__name__))
 
 
-def _basic_node_name(kinds) -> str:
-    if "slice" in kinds:
-        return "SliceBackward0"
-    if "int" in kinds:
-        return "SelectBackward0"
-    if "none" in kinds:
-        return "UnsqueezeBackward0"
-    return "AliasBackward0"
+def _convert_key(key) -> tuple:
+    return tuple(_convert_item(k) for k in (key if isinstance(key, tuple) else (key,)))
 
 
-def _index_backward_basic(node, grads):
+def _dims_consumed(item) -> int:
+    if item is None or item is Ellipsis:
+        return 0
+    if isinstance(item, np.ndarray) and item.dtype.kind == "b":
+        return item.ndim
+    return 1
+
+
+def _scatter_backward(node, grads):
     shape, dtype, key = node._ctx
     g = np.zeros(shape, dtype)
     g[key] = grads[0]
     return (g,)
 
 
-def _index_backward_advanced(node, grads):
+_SelectNode = define_node("SelectBackward0", _scatter_backward)
+_SliceNode = define_node("SliceBackward0", _scatter_backward)
+_AliasNode = define_node("AliasBackward0", lambda node, grads: (grads[0],))
+
+
+def _view_index(input: Tensor, key: tuple, node_cls) -> Tensor:
+    out = input._data[key + (Ellipsis,)]  # the trailing ... keeps 0-d results as views
+    return _view_result(input, out, node_cls, (input._data.shape, input._data.dtype, key))
+
+
+def _index_backward(node, grads):
     shape, dtype, key = node._ctx
-    flat_index = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)[key]
-    g = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype)
+    numel = int(np.prod(shape, dtype=np.int64))
+    flat_index = np.arange(numel, dtype=np.int64).reshape(shape)[key]
+    g = np.zeros(numel, dtype)
     values = np.ascontiguousarray(np.broadcast_to(grads[0], flat_index.shape), dtype=dtype).ravel()
-    ek.index_add_flat(g, np.ascontiguousarray(flat_index).ravel(), values)
+    ek.index_add_flat(g, np.ascontiguousarray(flat_index).ravel(), values)  # repeats add up
     return (g.reshape(shape),)
 
 
-_BASIC_NODES = {name: define_node(name, _index_backward_basic)
-                for name in ("SliceBackward0", "SelectBackward0", "UnsqueezeBackward0", "AliasBackward0")}
-_IndexNode = define_node("IndexBackward0", _index_backward_advanced)
+_IndexNode = define_node("IndexBackward0", _index_backward)
 
 
 def getitem(input: Tensor, key) -> Tensor:
-    """Basic indexing returns a view; integer-array and mask indexing return a copy.
-    The gradient is scattered (and for repeated indices, added) back into the input's shape."""
-    xd = input._data
-    np_key, advanced, kinds = _convert_key(key)
+    """PyTorch indexing.  Ints, slices and None are applied one dim at a time, each a view with
+    its own node (SelectBackward0, SliceBackward0, UnsqueezeBackward0) as in PyTorch; integer-array
+    and mask indices then gather a copy (IndexBackward0), whose gradient is scatter-added back."""
+    items = _convert_key(key)
+    ndim = input._data.ndim
+    consumed = 0
+    for item in items:
+        consumed += _dims_consumed(item)
+    if consumed > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if len(items) == 1 and isinstance(items[0], slice) and not isinstance(key, tuple):
+        # a lone slice is always a SliceBackward0 in PyTorch, even ``x[:]``
+        return _view_index(input, (items[0],), _SliceNode)
+    t = input
+    dim = 0  # the dim of ``t`` the next item applies to
+    src_dim = 0  # the same position counted in ``input`` (PyTorch's error messages use it)
+    advanced = []  # (dim in t, index array)
+    for item in items:
+        src_dim += _dims_consumed(item)
+        if item is Ellipsis:
+            dim += ndim - consumed
+            src_dim += ndim - consumed
+        elif item is None:
+            t = unsqueeze(t, dim)
+            dim += 1
+        elif isinstance(item, int):
+            size = t._data.shape[dim]
+            if not -size <= item < size:
+                raise IndexError(f"index {item} is out of bounds for dimension {src_dim - 1} with size {size}")
+            t = _view_index(t, (slice(None),) * dim + (item,), _SelectNode)
+        elif isinstance(item, slice):
+            if item != slice(None):
+                t = _view_index(t, (slice(None),) * dim + (item,), _SliceNode)
+            dim += 1
+        else:
+            advanced.append((dim, item))
+            dim += _dims_consumed(item)
+    if advanced:
+        np_key = []
+        pos = 0
+        for d, arr in advanced:
+            np_key.extend([slice(None)] * (d - pos))
+            np_key.append(arr)
+            pos = d + _dims_consumed(arr)
+        np_key = tuple(np_key)
+        td = t._data
+        try:
+            out = np.array(td[np_key])
+        except IndexError as e:
+            raise IndexError(str(e).replace("axis", "dimension")) from None
+        return _view_result(t, out, _IndexNode, (td.shape, td.dtype, np_key), is_view=False)
+    if t is input:
+        return _view_result(input, input._data[...], _AliasNode, None)
+    return t
+
+
+def _copy_slices_backward(node, grads):
+    key, value_shape, value_dtype = node._ctx
+    g = grads[0]
+    g_self = np.array(g)
+    g_self[key] = 0
+    g_value = None
+    if node.next_functions[1][0] is not None:
+        g_value = reduce_to_shape(np.asarray(g[key]), value_shape).astype(value_dtype, copy=False)
+    return (g_self, g_value)
+
+
+_CopySlicesNode = define_node("CopySlices", _copy_slices_backward)
+
+
+def setitem(input: Tensor, key, value) -> None:
+    """``x[key] = value`` in place (value broadcast; recorded as PyTorch's CopySlices)."""
+    from .inplace import check_inplace
+
+    items = _convert_key(key)
+    record = check_inplace(input, (value,))
+    v = value._data if isinstance(value, Tensor) else value
+    if not isinstance(value, (Tensor, int, float, bool, np.number, np.ndarray, list, tuple)):
+        raise TypeError(f"can't assign a {type(value).__name__} to a {input.type()}")
     try:
-        out = xd[np_key]
+        input._data[items] = v
     except IndexError as e:
         raise IndexError(str(e).replace("axis", "dimension")) from None
-    if not isinstance(out, np.ndarray):  # NumPy returns scalars for full integer indexing
-        out = np.asarray(out)
-        view = out.base is not None
-    else:
-        view = not advanced
-    if advanced:
-        return _view_result(input, out if out.base is None else out.copy(), _IndexNode,
-                            (xd.shape, xd.dtype, np_key), is_view=False)
-    if not view:
-        out = xd[np_key + (Ellipsis,)] if Ellipsis not in np_key else out  # a 0-d view of the storage
-    return _view_result(input, out, _BASIC_NODES[_basic_node_name(kinds)], (xd.shape, xd.dtype, np_key))
+    input._vc[0] += 1
+    if record:
+        value_edge = edge(value) if isinstance(value, Tensor) else (None, 0)
+        shape = value._data.shape if isinstance(value, Tensor) else ()
+        dtype = value._data.dtype if isinstance(value, Tensor) else input._data.dtype
+        input.grad_fn = new_node(_CopySlicesNode, (edge(input), value_edge), None, (items, shape, dtype))
+        input._output_nr = 0
+        input._requires_grad = True
 
 
 # --------------------------------------------------------------------------- the table
@@ -395,6 +473,8 @@ register(OpInfo("unsqueeze", "UnsqueezeBackward0", unsqueeze, samples=lambda rng
 register(OpInfo("expand", "ExpandBackward0", expand,
                 samples=lambda rng: [((_x(rng, 3, 1), (2, 3, 4)), {}), ((_x(rng, 4), (3, -1)), {})]))
 register(OpInfo("clone", "CloneBackward0", clone, samples=lambda rng: [((_x(rng, 3, 4),), {})]))
+register(OpInfo("setitem", "CopySlices", setitem, method=False, public=False, dunders=("__setitem__",),
+                differentiable=False))
 register(OpInfo("getitem", "SelectBackward0", getitem, method=False, public=False, dunders=("__getitem__",),
                 samples=lambda rng: [((_x(rng, 4, 5), key), {}) for key in [
                     0, (1, 2), slice(1, 3), (Ellipsis, 1), (None, 2), ([0, 2, 0],), (slice(None), [4, 4, 1]),

@@ -1,0 +1,42 @@
+"""Shared fixtures for the table-driven and differential tests (kept small on purpose)."""
+import numpy as np
+import pytest
+
+# One seed for every sample generator, so a failing case id always names the same inputs.
+SEED = 20240607
+
+
+@pytest.fixture
+def rng():
+    """A fresh, fixed-seed NumPy generator per test."""
+    return np.random.default_rng(SEED)
+
+
+def _torch_key(key, torch):
+    """An index key with NumPy integer/bool arrays turned into torch tensors (lists stay lists)."""
+    if isinstance(key, tuple):
+        return tuple(_torch_key(k, torch) for k in key)
+    if isinstance(key, np.ndarray):
+        return torch.from_numpy(key.copy())
+    return key
+
+
+@pytest.fixture(scope="session")
+def torch_call():
+    """``torch_call(info)`` -> a callable running the PyTorch twin of OpInfo ``info``.
+
+    jitgrad.<name> maps to torch.<name>; methods-only ops (casts, ``to``) to the Tensor method;
+    ``getitem`` to indexing.  Skips the test when torch is not importable.
+    """
+    torch = pytest.importorskip("torch")
+
+    def call(info):
+        name = info.name
+        if name == "getitem":
+            return lambda x, key: x[_torch_key(key, torch)]
+        fn = getattr(torch, name, None) if info.public else None
+        if callable(fn) and not isinstance(fn, torch.dtype):
+            return fn
+        return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
+
+    return call
