@@ -280,8 +280,9 @@ class Tensor:
         node = self.grad_fn
         if gradient is None and inputs is None and not create_graph and node is not None and self._data.size == 1:
             # the common `loss.backward()`: skip the general argument handling
-            run_backward(((node, self._output_nr),), (np.ones(self._data.shape, self._data.dtype),),
-                         bool(retain_graph))
+            d = self._data
+            seed = np.array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, d.dtype)  # (np.ones is slow)
+            run_backward(((node, self._output_nr),), (seed,), bool(retain_graph))
             return
         from .autograd import backward
 

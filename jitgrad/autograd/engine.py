@@ -5,7 +5,7 @@ Creation order is a topological order of the graph (a node's inputs exist before
 max-heap on each node's sequence number replaces a dependency-counting pass.  Gradients travel
 as raw NumPy arrays; only tensor hooks and ``retain_grad`` see Tensors.
 """
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 from .. import errors
 from .graph import _FREED, AccumulateGrad
@@ -50,40 +50,71 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
             heappush(heap, (-node._seq, node))
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
-    captured = needed = None
     if capture is not None:
-        captured = dict.fromkeys(capture)
-        needed = _needed_nodes(list(buffers), {n for n, _ in capture})
-        heap = [item for item in heap if item[1] in needed]
+        return _run_capturing(buffers, heap, retain_graph, capture)
 
+    # The hot loop: kept free of the capture logic and of attribute lookups it does not need.
+    pop = buffers.pop
+    get = buffers.get
     while heap:
         node = heappop(heap)[1]
-        grads = buffers.pop(node)
-        if captured is not None:
-            for i, g in enumerate(grads):
-                if (node, i) in captured:
-                    captured[(node, i)] = g
-            if node.__class__ is AccumulateGrad:
-                continue
-        hooked = node._hooked
-        if hooked:
-            if node._tensor_hooks is not None or node._retained is not None:
-                grads = _tensor_hooks_and_retain(node, grads)
-            if node._pre_hooks:
-                grads = _call_pre_hooks(node, grads)
-        if node._saved is _FREED:
-            raise RuntimeError(errors.BACKWARD_TWICE)
-        if node._versions:
-            node._check_versions()
+        grads = pop(node)
+        if node._hooked:
+            grads = _pre(node, grads)
+        saved = node._saved
+        if saved is not None:
+            if saved is _FREED:
+                raise RuntimeError(errors.BACKWARD_TWICE)
+            if node._versions:
+                node._check_versions()
         out = node._backward(grads)
-        if hooked and node._post_hooks:
+        if node._hooked and node._post_hooks:
             out = _call_post_hooks(node, out, grads)
-        if not retain_graph and node._saved is not None:
+        if saved is not None and not retain_graph:
             node._saved = _FREED
         for (nxt, nr), g in zip(node.next_functions, out):
             if g is None or nxt is None:
                 continue
-            if needed is not None and nxt not in needed:
+            buf = get(nxt)
+            if buf is None:
+                buf = buffers[nxt] = [None] * nxt._num_outputs
+                heappush(heap, (-nxt._seq, nxt))
+                buf[nr] = g
+            else:
+                prev = buf[nr]
+                buf[nr] = g if prev is None else prev + g
+    return None
+
+
+def _run_capturing(buffers, heap, retain_graph, capture):
+    """``autograd.grad`` / ``backward(inputs=...)``: run only what leads to the captured edges and
+    return the gradients arriving there instead of accumulating them."""
+    captured = dict.fromkeys(capture)
+    needed = _needed_nodes(list(buffers), {n for n, _ in capture})
+    heap = [item for item in heap if item[1] in needed]
+    heapify(heap)
+    while heap:
+        node = heappop(heap)[1]
+        grads = buffers.pop(node)
+        for i, g in enumerate(grads):
+            if (node, i) in captured:
+                captured[(node, i)] = g
+        if node.__class__ is AccumulateGrad:
+            continue
+        if node._hooked:
+            grads = _pre(node, grads)
+        saved = node._saved
+        if saved is _FREED:
+            raise RuntimeError(errors.BACKWARD_TWICE)
+        if node._versions:
+            node._check_versions()
+        out = node._backward(grads)
+        if node._hooked and node._post_hooks:
+            out = _call_post_hooks(node, out, grads)
+        if saved is not None and not retain_graph:
+            node._saved = _FREED
+        for (nxt, nr), g in zip(node.next_functions, out):
+            if g is None or nxt is None or nxt not in needed:
                 continue
             buf = buffers.get(nxt)
             if buf is None:
@@ -94,6 +125,15 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
                 prev = buf[nr]
                 buf[nr] = g if prev is None else prev + g
     return captured
+
+
+def _pre(node, grads):
+    """Tensor hooks, retain_grad and node pre-hooks, for nodes that have any."""
+    if node._tensor_hooks is not None or node._retained is not None:
+        grads = _tensor_hooks_and_retain(node, grads)
+    if node._pre_hooks:
+        grads = _call_pre_hooks(node, grads)
+    return grads
 
 
 def _tensor_hooks_and_retain(node, grads):

@@ -1,0 +1,37 @@
+"""The README's code runs and prints what it says it prints."""
+import pathlib
+import re
+import subprocess
+import sys
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks():
+    return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
+def _run(code: str, tmp_path) -> str:
+    path = tmp_path / "snippet.py"  # a real file: Numba's cache=True needs one
+    path.write_text(code)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_quick_tour_prints_what_the_comments_say(tmp_path):
+    code = _blocks()[0]
+    out = _run(code, tmp_path)
+    expected = []
+    for line in code.splitlines():
+        if "#" in line and ("print(" in line or line.lstrip().startswith("#")):
+            comment = line.split("#", 1)[1].strip()
+            if comment and not comment.startswith("--"):
+                expected.append(comment.split("  --")[0].strip())
+    printed = re.sub(r"0x[0-9a-f]+", "0x...", out)
+    for item in expected:
+        assert item in printed, (item, printed)
+
+
+def test_custom_jitted_op_snippet_runs(tmp_path):
+    _run(_blocks()[1], tmp_path)
