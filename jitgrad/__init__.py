@@ -29,6 +29,7 @@ for _name in ("Function", "FunctionCtx", "InplaceFunction", "NestedIOFunction", 
     setattr(autograd, _name, getattr(_function, _name))
 for _name in ("gradcheck", "gradgradcheck", "GradcheckError"):
     setattr(autograd, _name, getattr(_gradcheck_module, _name))
+from .autograd import functional as _functional  # noqa: F401,E402  (jitgrad.autograd.functional)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .autograd.grad_mode import is_grad_enabled as _is_grad_enabled  # noqa: F401
 from .kernels import set_num_threads, get_num_threads  # noqa: F401

@@ -275,6 +275,20 @@ class Tensor:
             np.add(grad._data, g, out=grad._data)
             grad._vc[0] += 1
 
+    def _accumulate_grad_graph(self, g: "Tensor") -> None:
+        """AccumulateGrad under create_graph=True: ``.grad`` keeps the gradient's own graph."""
+        if self._hooks:
+            for hook in list(self._hooks):
+                res = hook(g)
+                if res is not None:
+                    g = res
+        if g._data.dtype != self._data.dtype:
+            g = g.to(self.dtype)
+        if self._grad is None:
+            self._grad = g if g._requires_grad else _wrap(np.array(g._data, order="C"))
+        else:
+            self._grad = self._grad + g  # out of place, so the graph of the old .grad survives
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Compute the gradient of this tensor w.r.t. graph leaves and accumulate it in ``.grad``."""
         node = self.grad_fn

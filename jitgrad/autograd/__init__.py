@@ -59,17 +59,9 @@ def _root_grads(outputs, grad_outputs, who="backward"):
     return roots, arrays
 
 
-def _no_create_graph(create_graph):
-    if create_graph:
-        raise NotImplementedError(
-            "create_graph=True (higher-order gradients) is not supported yet; it is planned with the op library"
-        )
-
-
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
              inputs=None) -> None:
     """Accumulate the gradients of ``tensors`` w.r.t. graph leaves into their ``.grad``."""
-    _no_create_graph(create_graph)
     outputs = _as_tuple(tensors)
     if grad_tensors is None:
         grad_tensors = grad_variables
@@ -77,6 +69,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         grad_tensors = (grad_tensors,)
     roots, arrays = _root_grads(outputs, grad_tensors)
     retain = create_graph if retain_graph is None else retain_graph
+    if create_graph:
+        _backward_create_graph(roots, arrays, retain, grad_tensors, inputs)
+        return
     if inputs is None:
         engine.run_backward(roots, arrays, retain)
         return
@@ -95,6 +90,33 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             t._grad = _wrap(np.array(g)) if t._grad is None else _wrap(t._grad._data + g)
 
 
+def _graph_root_grads(arrays, grad_tensors):
+    """Root gradients as Tensors for create_graph: the caller's tensors (keeping their graph)."""
+    given = list(_as_tuple(grad_tensors)) if grad_tensors is not None else [None] * len(arrays)
+    out = []
+    for arr, g in zip(arrays, given):
+        if g is not None and g._data.dtype == arr.dtype:
+            out.append(g)
+        else:
+            out.append(_wrap(arr))
+    return out
+
+
+def _backward_create_graph(roots, arrays, retain, grad_tensors, inputs):
+    grads = _graph_root_grads(arrays, grad_tensors)
+    if inputs is None:
+        engine.run_backward_graph(roots, grads, retain)
+        return
+    inputs = _as_tuple(inputs)
+    keys = [_input_key(t) for t in inputs]
+    captured = engine.run_backward_graph(roots, grads, retain, capture=keys)
+    for t, key in zip(inputs, keys):
+        g = captured.get(key)
+        if g is not None:
+            t._accumulate_grad_graph(g) if t.grad_fn is None else setattr(
+                t, "_grad", g if t._grad is None else t._grad + g)
+
+
 def _input_key(t: Tensor):
     if not t._requires_grad:
         raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -104,7 +126,6 @@ def _input_key(t: Tensor):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return the gradients of ``outputs`` w.r.t. ``inputs`` (without touching ``.grad``)."""
-    _no_create_graph(create_graph)
     if allow_unused is None:
         allow_unused = materialize_grads
     if materialize_grads and allow_unused is False:
@@ -116,7 +137,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots, arrays = _root_grads(outputs, grad_outputs)
     keys = [_input_key(t) for t in inputs]
     retain = create_graph if retain_graph is None else retain_graph
-    captured = engine.run_backward(roots, arrays, retain, capture=keys)
+    if create_graph:
+        captured = engine.run_backward_graph(roots, _graph_root_grads(arrays, grad_outputs), retain, capture=keys)
+    else:
+        captured = engine.run_backward(roots, arrays, retain, capture=keys)
     result = []
     for i, (t, key) in enumerate(zip(inputs, keys)):
         g = captured.get(key)
@@ -127,6 +151,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     "Set allow_unused=True if this is the desired behavior."
                 )
             result.append(_wrap(np.zeros(t._data.shape, t._data.dtype)) if materialize_grads else None)
+        elif create_graph:
+            result.append(g)
         else:
             if t._hooks and t.grad_fn is None:
                 from ..tensor import _run_tensor_hooks
@@ -161,3 +187,29 @@ class Variable(metaclass=_VariableMeta):
 
 
 # Function, gradcheck, ... need Tensor; jitgrad/__init__.py binds them here once it is loaded.
+
+
+class detect_anomaly:
+    """Context manager: during backward, check every node's gradients and raise, naming the node
+    (and so the forward op: ``ExpBackward0`` is ``exp``), as soon as one produces NaN."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self._prev = (engine._anomaly.enabled, engine._anomaly.check_nan)
+        engine._anomaly.enabled, engine._anomaly.check_nan = True, self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        engine._anomaly.enabled, engine._anomaly.check_nan = self._prev
+        return False
+
+
+def set_detect_anomaly(mode: bool, check_nan: bool = True) -> None:
+    """Turn anomaly detection on or off globally."""
+    engine._anomaly.enabled, engine._anomaly.check_nan = bool(mode), check_nan
+
+
+def is_anomaly_enabled() -> bool:
+    return engine._anomaly.enabled

@@ -50,7 +50,7 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
             heappush(heap, (-node._seq, node))
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
-    if capture is not None:
+    if capture is not None or _anomaly.enabled:
         return _run_capturing(buffers, heap, retain_graph, capture)
 
     # The hot loop: kept free of the capture logic and of attribute lookups it does not need.
@@ -87,20 +87,25 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
 
 
 def _run_capturing(buffers, heap, retain_graph, capture):
-    """``autograd.grad`` / ``backward(inputs=...)``: run only what leads to the captured edges and
-    return the gradients arriving there instead of accumulating them."""
-    captured = dict.fromkeys(capture)
-    needed = _needed_nodes(list(buffers), {n for n, _ in capture})
-    heap = [item for item in heap if item[1] in needed]
-    heapify(heap)
+    """The general loop.  With ``capture`` (``autograd.grad`` / ``backward(inputs=...)``): run only
+    what leads to the captured edges and return the gradients arriving there instead of
+    accumulating them.  Under ``detect_anomaly()``: check every node's output for NaN."""
+    captured = needed = None
+    if capture is not None:
+        captured = dict.fromkeys(capture)
+        needed = _needed_nodes(list(buffers), {n for n, _ in capture})
+        heap = [item for item in heap if item[1] in needed]
+        heapify(heap)
+    check_nan = _anomaly.enabled and _anomaly.check_nan
     while heap:
         node = heappop(heap)[1]
         grads = buffers.pop(node)
-        for i, g in enumerate(grads):
-            if (node, i) in captured:
-                captured[(node, i)] = g
-        if node.__class__ is AccumulateGrad:
-            continue
+        if captured is not None:
+            for i, g in enumerate(grads):
+                if (node, i) in captured:
+                    captured[(node, i)] = g
+            if node.__class__ is AccumulateGrad:
+                continue
         if node._hooked:
             grads = _pre(node, grads)
         saved = node._saved
@@ -111,10 +116,12 @@ def _run_capturing(buffers, heap, retain_graph, capture):
         out = node._backward(grads)
         if node._hooked and node._post_hooks:
             out = _call_post_hooks(node, out, grads)
+        if check_nan:
+            _check_nan(node, out)
         if saved is not None and not retain_graph:
             node._saved = _FREED
         for (nxt, nr), g in zip(node.next_functions, out):
-            if g is None or nxt is None or nxt not in needed:
+            if g is None or nxt is None or (needed is not None and nxt not in needed):
                 continue
             buf = buffers.get(nxt)
             if buf is None:
@@ -125,6 +132,120 @@ def _run_capturing(buffers, heap, retain_graph, capture):
                 prev = buf[nr]
                 buf[nr] = g if prev is None else prev + g
     return captured
+
+
+def run_backward_graph(roots, root_grads, retain_graph: bool, capture=None):
+    """``create_graph=True``: the same traversal, but gradients are Tensors and every node runs
+    its ``_double_backward`` (the vector-Jacobian product written with differentiable jitgrad
+    ops) with grad mode on, so the gradients get a graph of their own (higher-order gradients).
+    Returns the captured gradients (Tensors) when ``capture`` is given."""
+    from .grad_mode import _state
+
+    buffers = {}
+    heap = []
+    for (node, nr), g in zip(roots, root_grads):
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._num_outputs
+            heappush(heap, (-node._seq, node))
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    captured = needed = None
+    if capture is not None:
+        captured = dict.fromkeys(capture)
+        needed = _needed_nodes(list(buffers), {n for n, _ in capture})
+        heap = [item for item in heap if item[1] in needed]
+        heapify(heap)
+    prev_mode = _state.enabled
+    _state.enabled = True
+    try:
+        while heap:
+            node = heappop(heap)[1]
+            grads = buffers.pop(node)
+            if captured is not None:
+                for i, g in enumerate(grads):
+                    if (node, i) in captured:
+                        captured[(node, i)] = g
+            if node.__class__ is AccumulateGrad:
+                if captured is None:
+                    node.variable._accumulate_grad_graph(grads[0])
+                continue
+            if node._hooked:
+                grads = _pre_graph(node, grads)
+            saved = node._saved
+            if saved is _FREED:
+                raise RuntimeError(errors.BACKWARD_TWICE)
+            if node._versions:
+                node._check_versions()
+            double_backward = node._double_backward
+            if double_backward is None:
+                raise RuntimeError(
+                    f"jitgrad: create_graph=True (higher-order gradients) is not implemented for "
+                    f"{node.name()}; its backward runs only as a jitted kernel"
+                )
+            out = double_backward(grads)
+            if node._hooked and node._post_hooks:
+                out = _call_post_hooks_graph(node, out, grads)
+            if saved is not None and not retain_graph:
+                node._saved = _FREED
+            for (nxt, nr), g in zip(node.next_functions, out):
+                if g is None or nxt is None or (needed is not None and nxt not in needed):
+                    continue
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._num_outputs
+                    heappush(heap, (-nxt._seq, nxt))
+                    buf[nr] = g
+                else:
+                    prev = buf[nr]
+                    buf[nr] = g if prev is None else prev + g
+    finally:
+        _state.enabled = prev_mode
+    return captured
+
+
+def _pre_graph(node, grads):
+    grads = list(grads)
+    if node._tensor_hooks:
+        for nr, hooks in node._tensor_hooks.items():
+            for hook in list(hooks):
+                if grads[nr] is not None:
+                    res = hook(grads[nr])
+                    if res is not None:
+                        grads[nr] = res
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                t._grad = grads[nr] if t._grad is None else t._grad + grads[nr]
+    for hook in list(node._pre_hooks):
+        res = hook(tuple(grads))
+        if res is not None:
+            grads = list(res)
+    return grads
+
+
+def _call_post_hooks_graph(node, out, grads):
+    for hook in list(node._post_hooks):
+        res = hook(tuple(out), tuple(grads))
+        if res is not None:
+            out = tuple(res)
+    return out
+
+
+class _AnomalyMode:
+    enabled = False
+    check_nan = True
+
+
+_anomaly = _AnomalyMode()
+
+
+def _check_nan(node, out):
+    import numpy as np
+
+    for i, g in enumerate(out):
+        if g is not None and g.dtype.kind == "f" and np.isnan(g).any():
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
 
 
 def _pre(node, grads):

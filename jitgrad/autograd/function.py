@@ -74,6 +74,9 @@ class FunctionCtx:
 class BackwardCFunction(Node, FunctionCtx):
     """The node (and ctx) of a custom Function application."""
 
+    def _double_backward(self, grads):
+        return _function_double_backward(self, grads)
+
     _function = None  # the Function subclass, set on each generated node class
     _materialize_grads = True
     _to_save = None
@@ -128,6 +131,35 @@ class BackwardCFunction(Node, FunctionCtx):
                 arr = arr.astype(dtype)
             out.append(arr)
         return tuple(out)
+
+
+def _function_double_backward(self, grads):
+    """create_graph=True through a custom Function: its Python backward runs with grad mode on, so
+    the Tensor ops it uses are recorded (jitted-kernel Functions have no such path)."""
+    fn = self._function
+    if fn._uses_kernels:
+        raise RuntimeError(f"jitgrad: create_graph=True is not supported through the jitted-kernel "
+                           f"Function {fn.__name__} (its backward_kernel is not differentiable)")
+    if self._materialize_grads:
+        from ..factories import zeros
+
+        grads = [zeros(m[0], dtype=_dtype_of(m[1])) if g is None else g for g, m in zip(grads, self._ctx)]
+    result = fn.backward(self, *grads)
+    if not isinstance(result, tuple):
+        result = (result,)
+    n_inputs = len(self._input_is_tensor)
+    if len(result) > n_inputs and all(r is None for r in result[n_inputs:]):
+        result = result[:n_inputs]
+    if len(result) != n_inputs:
+        raise RuntimeError(f"function {type(self).__name__} returned an incorrect number of gradients "
+                           f"(expected {n_inputs}, got {len(result)})")
+    return tuple(g for g, is_t in zip(result, self._input_is_tensor) if is_t)
+
+
+def _dtype_of(np_dtype):
+    from .._dtype import from_numpy_dtype
+
+    return from_numpy_dtype(np_dtype)
 
 
 def _sum_to_or_raise(arr, shape, index, name):

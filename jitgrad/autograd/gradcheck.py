@@ -8,7 +8,7 @@ import numpy as np
 
 from ..tensor import Tensor, _wrap
 from . import grad as _grad
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -84,5 +84,31 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     return True
 
 
-def gradgradcheck(*args, **kwargs):
-    raise NotImplementedError("gradgradcheck needs higher-order gradients (create_graph=True), not supported yet")
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, gen_non_contig_grad_outputs=False,
+                  raise_exception=True, nondet_tol=0.0, check_undefined_grad=True, check_grad_dtypes=False,
+                  check_batched_grad=False, check_fwd_over_rev=False, check_rev_over_rev=True, fast_mode=False,
+                  masked=False) -> bool:
+    """Check second derivatives: gradcheck of ``(inputs, v) -> v^T J(inputs)`` computed with
+    ``create_graph=True``.  Random ``grad_outputs`` (float64, requiring grad) when not given."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    outputs = _outputs(func, inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = tuple(_wrap(rng.standard_normal(o._data.shape).astype(o._data.dtype)).requires_grad_()
+                             for o in outputs)
+    else:
+        grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else tuple(grad_outputs)
+    n = len(inputs)
+
+    def vjp(*args):
+        ins, gos = args[:n], args[n:]
+        with enable_grad():  # the numerical pass runs under no_grad, but this needs a graph
+            return _vjp(ins, gos)
+
+    def _vjp(ins, gos):
+        outs = _outputs(func, ins)
+        diff = [t for t in ins if isinstance(t, Tensor) and t.requires_grad]
+        grads = _grad(outs, diff, grad_outputs=gos, create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    return gradcheck(vjp, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

@@ -54,6 +54,7 @@ class Node:
     # Rarely-set state lives in the instance __dict__ (created only when first set); these
     # class-level defaults keep reads fast and creation cheap.
     _hooked = False  # True once any hook or retain_grad is registered (one check in the engine)
+    _double_backward = None  # the differentiable backward used by create_graph=True (see node_class)
     _pre_hooks = ()
     _post_hooks = ()
     _tensor_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook on non-leaves
@@ -162,9 +163,13 @@ def accumulator_for(tensor) -> AccumulateGrad:
     return acc
 
 
-def node_class(name: str, backward, base=Node):
+def node_class(name: str, backward, double_backward=None, base=Node):
     """A Node subclass called ``name`` (PyTorch's node name) whose backward is ``backward(node, grads)``.
 
+    ``double_backward(node, grads)`` is the same vector-Jacobian product written with jitgrad's
+    differentiable Tensor ops (``grads`` are Tensors); the engine uses it when
+    ``create_graph=True``, so the gradient itself gets a graph.
     Several ops may share a name (``UnsqueezeBackward0`` from ``unsqueeze`` and from ``x[None]``);
     each gets its own class, since their backward functions differ."""
-    return type(name, (base,), {"__slots__": (), "_backward": backward, "__module__": "builtins"})
+    return type(name, (base,), {"__slots__": (), "_backward": backward, "_double_backward": double_backward,
+                                "__module__": "builtins"})

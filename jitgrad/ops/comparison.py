@@ -160,7 +160,8 @@ def sign(input: Tensor) -> Tensor:
     return result(out, None)
 
 
-_SignNode = define_node("SignBackward0", lambda node, grads: (np.zeros(node._ctx, grads[0].dtype),))
+_SignNode = define_node("SignBackward0", lambda node, grads: (np.zeros(node._ctx, grads[0].dtype),),
+                        lambda node, grads: (grads[0] * 0,))
 
 
 def clamp_tensor(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002

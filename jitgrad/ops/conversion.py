@@ -20,7 +20,8 @@ def to_dtype(input: Tensor, np_dtype: np.dtype, copy: bool = False) -> Tensor:
     return result(out, None)
 
 
-_ToCopyNode = define_node("ToCopyBackward0", lambda node, grads: (grads[0].astype(node._ctx),))
+_ToCopyNode = define_node("ToCopyBackward0", lambda node, grads: (grads[0].astype(node._ctx),),
+                          lambda node, grads: (to_dtype(grads[0], node._ctx),))
 
 
 def to(input: Tensor, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:

@@ -34,7 +34,7 @@ def _is_scalar(value) -> bool:
 
 # ============================================================================ binary template
 def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar, *,
-            true_divide=False, save_inputs=True, save_result=False):
+            true_divide=False, save_inputs=True, save_result=False, graph=None):
     """Build ``op(a, b)`` for ``a`` a Tensor and ``b`` a Tensor or Python scalar.
 
     Solves, once for every binary op: dtype promotion, broadcasting, output allocation, and
@@ -69,7 +69,22 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
         gb = _finish(vjp_b(g, a, b, y), shape, shape_b, dtype_b) if need_b else None
         return (ga, gb)
 
-    node_cls = define_node(node_name, backward)
+    def double_backward(node, grads):
+        # ``graph(g, a, b, y, scalar) -> (ga, gb)`` on Tensors, then the same reduction to each
+        # input's shape and dtype as the fast path
+        shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
+        g = grads[0]
+        if shape_b is None:
+            ga, _ = graph(g, None, None, None, need_b)
+            return (_finish_graph(ga, shape_a, dtype_a), None)
+        saved = registry.saved_tensors(node) if save_inputs else (None, None, None)
+        a, b = saved[0], saved[1]
+        y = saved[2] if save_result else None
+        ga, gb = graph(g, a, b, y, None)
+        return (_finish_graph(ga, shape_a, dtype_a) if need_a else None,
+                _finish_graph(gb, shape_b, dtype_b) if need_b else None)
+
+    node_cls = define_node(node_name, backward, double_backward if graph is not None else None)
     new_tensor = Tensor.__new__
     new_node_obj = object.__new__
     default_float = _dtype.get_default_dtype
@@ -77,7 +92,7 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
 
     def op(a, b):
         ad = a._data
-        if b.__class__ is Tensor:
+        if b.__class__ is Tensor or isinstance(b, Tensor):  # (subclasses: nn.Parameter)
             bd = b._data
             dt = ad.dtype
             if bd.dtype != dt:
@@ -212,6 +227,17 @@ def _finish(g: np.ndarray, shape: tuple, target_shape: tuple, target_dtype) -> n
     return g
 
 
+def _finish_graph(g: Tensor, shape, dtype) -> Tensor:
+    g = registry.sum_to(g, shape)
+    return g if g._data.dtype == dtype else g.to(_dtype.from_numpy_dtype(dtype))
+
+
+def _safe_log(a: Tensor) -> Tensor:
+    # log(a) with log(0) replaced by 0 (a+1 where a == 0): the exponent's gradient of a**b is
+    # defined as 0 at a == 0, as in PyTorch
+    return (a + (a == 0)).log()
+
+
 def _new(g):
     return np.empty(g.size, g.dtype)
 
@@ -270,18 +296,26 @@ def _pow_a_scalar(g, a, p, y):
     return out
 
 
+# Each op: kernels; fast vjps on arrays (grad, a, b, result); then ``graph``, the same vjps on
+# Tensors for create_graph=True: graph(g, a, b, result, scalar) -> (grad_a, grad_b).
 _add = _binary("add", "AddBackward0", k.add_forward, k.add_scalar_forward,
-               lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g, save_inputs=False)
+               lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g, save_inputs=False,
+               graph=lambda g, a, b, y, s: (g, g))
 _sub = _binary("sub", "SubBackward0", k.sub_forward, k.sub_scalar_forward,
-               lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g, save_inputs=False)
+               lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g, save_inputs=False,
+               graph=lambda g, a, b, y, s: (g, -g))
 _mul_op = _binary("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
-                  lambda g, a, b, y: _mul(g, b), lambda g, a, b, y: _mul(g, a), lambda g, a, s, y: _mul_s(g, s))
+                  lambda g, a, b, y: _mul(g, b), lambda g, a, b, y: _mul(g, a), lambda g, a, s, y: _mul_s(g, s),
+                  graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a))
 _div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
-                  lambda g, a, b, y: _div(g, b), _div_b, lambda g, a, s, y: _div_s(g, s), true_divide=True)
+                  lambda g, a, b, y: _div(g, b), _div_b, lambda g, a, s, y: _div_s(g, s), true_divide=True,
+                  graph=lambda g, a, b, y, s: (g / s, None) if s is not None else (g / b, -g * a / (b * b)))
 _pow_op = _binary("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
-                  _pow_a, _pow_b, None, save_result=True)
+                  _pow_a, _pow_b, None, save_result=True,
+                  graph=lambda g, a, b, y, s: (g * b * a ** (b - 1), g * y * _safe_log(a)))
 _rsub_op = _binary("rsub", "RsubBackward0", k.rsub_forward, None,
-                   lambda g, a, b, y: _neg(g), lambda g, a, b, y: g, None, save_inputs=False)
+                   lambda g, a, b, y: _neg(g), lambda g, a, b, y: g, None, save_inputs=False,
+                   graph=lambda g, a, b, y, s: (-g, g))
 
 
 def _alpha(b, alpha):
@@ -314,7 +348,7 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if not isinstance(input, Tensor):
         return rsub(other, input, alpha=alpha)
-    if input._data.dtype.kind == "b" or (other.__class__ is Tensor and other._data.dtype.kind == "b"):
+    if input._data.dtype.kind == "b" or (isinstance(other, Tensor) and other._data.dtype.kind == "b"):
         _check_bool_sub(input, other)
     if alpha != 1:
         other = other * alpha
@@ -331,7 +365,8 @@ def rsub(input, other, *, alpha=1) -> Tensor:
     return _rsub_scalar(input, other)
 
 
-_RsubNode = define_node("RsubBackward1", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),))
+_RsubNode = define_node("RsubBackward1", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),),
+                        lambda node, grads: (-grads[0],))
 
 
 def _rsub_scalar(a: Tensor, s) -> Tensor:
@@ -373,7 +408,7 @@ def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001 - PyTorch's name
     """``input ** exponent`` for a tensor or scalar exponent (and a scalar base)."""
     if not isinstance(input, Tensor):
         return _rpow(exponent, input)
-    if exponent.__class__ is not Tensor and _is_scalar(exponent):
+    if not isinstance(exponent, Tensor) and _is_scalar(exponent):
         return _out(_pow_scalar(input, exponent), out)
     return _out(_pow_op(input, exponent), out)
 
@@ -405,7 +440,15 @@ def _pow_scalar_backward(node, grads):
     return (out.reshape(shape),)
 
 
-_PowScalarNode = define_node("PowBackward0", _pow_scalar_backward)
+def _pow_scalar_graph(node, grads):
+    (x,) = registry.saved_tensors(node)
+    p = node._ctx[1]
+    if p == 0:
+        return (grads[0] * 0,)
+    return (grads[0] * p * x ** (p - 1),)
+
+
+_PowScalarNode = define_node("PowBackward0", _pow_scalar_backward, _pow_scalar_graph)
 
 
 def _rpow(base, exponent: Tensor) -> Tensor:
@@ -436,7 +479,12 @@ def _rpow_backward(node, grads):
     return (out.reshape(shape),)
 
 
-_RpowNode = define_node("PowBackward2", _rpow_backward)
+def _rpow_graph(node, grads):
+    (y,) = registry.saved_tensors(node)
+    return (grads[0] * y * node._ctx[1],)
+
+
+_RpowNode = define_node("PowBackward2", _rpow_backward, _rpow_graph)
 
 
 def _out(t: Tensor, out):
@@ -447,7 +495,7 @@ def _out(t: Tensor, out):
 
 
 # ============================================================================ unary template
-def _unary(name, node_name, forward, backward, *, saves="both", float_only=True):
+def _unary(name, node_name, forward, backward, *, saves="both", float_only=True, graph=None):
     """Declare a float elementwise op from its forward/backward kernel pair.
 
     ``saves`` picks what backward needs: 'input', 'result', 'both' or 'none'.
@@ -498,23 +546,42 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True)
         backward(g, x if x is not None else g, y if y is not None else g, gx)
         return (gx.reshape(node._ctx),)
 
-    node_cls = define_node(node_name, _backward)
+    def _double_backward(node, grads):
+        saved = registry.saved_tensors(node)
+        x = saved[0] if save_x else None
+        y = saved[-1] if save_y else None
+        return (graph(grads[0], x, y),)
+
+    node_cls = define_node(node_name, _backward, _double_backward if graph is not None else None)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}."
     return op
 
 
-exp = _unary("exp", "ExpBackward0", k.exp_forward, k.exp_backward, saves="result")
-log = _unary("log", "LogBackward0", k.log_forward, k.log_backward, saves="input")
-sqrt = _unary("sqrt", "SqrtBackward0", k.sqrt_forward, k.sqrt_backward, saves="result")
-sin = _unary("sin", "SinBackward0", k.sin_forward, k.sin_backward, saves="input")
-cos = _unary("cos", "CosBackward0", k.cos_forward, k.cos_backward, saves="input")
-tanh = _unary("tanh", "TanhBackward0", k.tanh_forward, k.tanh_backward, saves="result")
-sigmoid = _unary("sigmoid", "SigmoidBackward0", k.sigmoid_forward, k.sigmoid_backward, saves="result")
-reciprocal = _unary("reciprocal", "ReciprocalBackward0", k.reciprocal_forward, k.reciprocal_backward, saves="result")
-_abs_float = _unary("abs", "AbsBackward0", k.abs_forward, k.abs_backward, saves="input", float_only=False)
-_relu = _unary("relu", "ReluBackward0", k.relu_forward, k.relu_backward, saves="result", float_only=False)
-_NegNode = define_node("NegBackward0", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),))
+# name, node, forward kernel, backward kernel, what backward reads, and the same vjp on Tensors
+# (g, x, result) for create_graph=True
+exp = _unary("exp", "ExpBackward0", k.exp_forward, k.exp_backward, saves="result",
+             graph=lambda g, x, y: g * y)
+log = _unary("log", "LogBackward0", k.log_forward, k.log_backward, saves="input",
+             graph=lambda g, x, y: g / x)
+sqrt = _unary("sqrt", "SqrtBackward0", k.sqrt_forward, k.sqrt_backward, saves="result",
+              graph=lambda g, x, y: g / (2 * y))
+sin = _unary("sin", "SinBackward0", k.sin_forward, k.sin_backward, saves="input",
+             graph=lambda g, x, y: g * x.cos())
+cos = _unary("cos", "CosBackward0", k.cos_forward, k.cos_backward, saves="input",
+             graph=lambda g, x, y: -g * x.sin())
+tanh = _unary("tanh", "TanhBackward0", k.tanh_forward, k.tanh_backward, saves="result",
+              graph=lambda g, x, y: g * (1 - y * y))
+sigmoid = _unary("sigmoid", "SigmoidBackward0", k.sigmoid_forward, k.sigmoid_backward, saves="result",
+                 graph=lambda g, x, y: g * y * (1 - y))
+reciprocal = _unary("reciprocal", "ReciprocalBackward0", k.reciprocal_forward, k.reciprocal_backward,
+                    saves="result", graph=lambda g, x, y: -g * y * y)
+_abs_float = _unary("abs", "AbsBackward0", k.abs_forward, k.abs_backward, saves="input", float_only=False,
+                    graph=lambda g, x, y: g * x.sign())
+_relu = _unary("relu", "ReluBackward0", k.relu_forward, k.relu_backward, saves="result", float_only=False,
+               graph=lambda g, x, y: g * (y > 0))
+_NegNode = define_node("NegBackward0", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),),
+                       lambda node, grads: (-grads[0],))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -603,9 +670,15 @@ def _clamp_backward(node, grads):
     return (out.reshape(shape),)
 
 
-_ClampNode = define_node("ClampBackward1", _clamp_backward)
-_ClampMinNode = define_node("ClampMinBackward0", _clamp_backward)
-_ClampMaxNode = define_node("ClampMaxBackward0", _clamp_backward)
+def _clamp_graph(node, grads):
+    (x,) = registry.saved_tensors(node)
+    _, low, high = node._ctx
+    return (grads[0] * ((x >= low) & (x <= high)),)
+
+
+_ClampNode = define_node("ClampBackward1", _clamp_backward, _clamp_graph)
+_ClampMinNode = define_node("ClampMinBackward0", _clamp_backward, _clamp_graph)
+_ClampMaxNode = define_node("ClampMaxBackward0", _clamp_backward, _clamp_graph)
 
 
 # ============================================================================ the table

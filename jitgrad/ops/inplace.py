@@ -85,8 +85,10 @@ class _NoGrad:
         _state.enabled = self.prev
 
 
-_FillNode = define_node("FillBackward0", lambda node, grads: (np.zeros(node._ctx, grads[0].dtype),))
-_ZeroNode = define_node("ZeroBackward0", lambda node, grads: (np.zeros(node._ctx, grads[0].dtype),))
+_FillNode = define_node("FillBackward0", lambda node, grads: (np.zeros(node._ctx, grads[0].dtype),),
+                        lambda node, grads: (grads[0] * 0,))
+_ZeroNode = define_node("ZeroBackward0", lambda node, grads: (np.zeros(node._ctx, grads[0].dtype),),
+                        lambda node, grads: (grads[0] * 0,))
 
 
 def fill_(self: Tensor, value) -> Tensor:

@@ -64,7 +64,14 @@ def _dot_backward(node, grads):
             g * a if node.next_functions[1][0] is not None else None)
 
 
-_DotNode = define_node("DotBackward0", _dot_backward)
+def _dot_graph(node, grads):
+    a, b = registry.saved_tensors(node)
+    g = grads[0]
+    return (g * b if node.next_functions[0][0] is not None else None,
+            g * a if node.next_functions[1][0] is not None else None)
+
+
+_DotNode = define_node("DotBackward0", _dot_backward, _dot_graph)
 
 
 def _check_same_dtype(a, b):
@@ -95,7 +102,14 @@ def _mm_backward(node, grads):
     return (ga, gb)
 
 
-_MmNode = define_node("MmBackward0", _mm_backward)
+def _mm_graph(node, grads):
+    a, b = registry.saved_tensors(node)
+    g = grads[0]
+    return (mm(g, b.t()) if node.next_functions[0][0] is not None else None,
+            mm(a.t(), g) if node.next_functions[1][0] is not None else None)
+
+
+_MmNode = define_node("MmBackward0", _mm_backward, _mm_graph)
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
@@ -118,7 +132,14 @@ def _mv_backward(node, grads):
     return (ga, gv)
 
 
-_MvNode = define_node("MvBackward0", _mv_backward)
+def _mv_graph(node, grads):
+    a, v = registry.saved_tensors(node)
+    g = grads[0]
+    return (mm(g.unsqueeze(1), v.unsqueeze(0)) if node.next_functions[0][0] is not None else None,
+            mv(a.t(), g) if node.next_functions[1][0] is not None else None)
+
+
+_MvNode = define_node("MvBackward0", _mv_backward, _mv_graph)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -146,7 +167,14 @@ def _bmm_backward(node, grads):
     return (ga, gb)
 
 
-_BmmNode = define_node("BmmBackward0", _bmm_backward)
+def _bmm_graph(node, grads):
+    a, b = registry.saved_tensors(node)
+    g = grads[0]
+    return (bmm(g, b.transpose(1, 2)) if node.next_functions[0][0] is not None else None,
+            bmm(a.transpose(1, 2), g) if node.next_functions[1][0] is not None else None)
+
+
+_BmmNode = define_node("BmmBackward0", _bmm_backward, _bmm_graph)
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:

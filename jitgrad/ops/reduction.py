@@ -119,8 +119,20 @@ def _sum_backward(node, grads):
     return (_expand_grad(grads[0], shape, dtype, axes, keepdim),)
 
 
-_SumAllNode = define_node("SumBackward0", _sum_backward)
-_SumDimNode = define_node("SumBackward1", _sum_backward)
+def _expand_grad_graph(g, shape, dtype, axes, keepdim):
+    if not keepdim and g._data.ndim:
+        g = g.reshape(_keepdim_shape(shape, axes))
+    g = g.expand(shape)
+    return g if g._data.dtype == dtype else g.to(_dtype.from_numpy_dtype(dtype))
+
+
+def _sum_graph(node, grads):
+    shape, dtype, axes, keepdim = node._ctx
+    return (_expand_grad_graph(grads[0], shape, dtype, axes, keepdim),)
+
+
+_SumAllNode = define_node("SumBackward0", _sum_backward, _sum_graph)
+_SumDimNode = define_node("SumBackward1", _sum_backward, _sum_graph)
 
 
 def mean(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -161,8 +173,13 @@ def _mean_backward(node, grads):
     return (_expand_grad(g, shape, dtype, axes, keepdim),)
 
 
-_MeanAllNode = define_node("MeanBackward0", _mean_backward)
-_MeanDimNode = define_node("MeanBackward1", _mean_backward)
+def _mean_graph(node, grads):
+    shape, dtype, axes, keepdim, count = node._ctx
+    return (_expand_grad_graph(grads[0] / count, shape, dtype, axes, keepdim),)
+
+
+_MeanAllNode = define_node("MeanBackward0", _mean_backward, _mean_graph)
+_MeanDimNode = define_node("MeanBackward1", _mean_backward, _mean_graph)
 
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
@@ -221,7 +238,23 @@ def _norm_backward(node, grads):
     return (gx.reshape(shape),)
 
 
-_NormNode = define_node("LinalgVectorNormBackward0", _norm_backward)
+def _norm_graph(node, grads):
+    x, norm = registry.saved_tensors(node)
+    shape, axes, p = node._ctx
+    g = grads[0]
+    if axes:
+        g = g.reshape(_keepdim_shape(shape, axes)) if g._data.ndim != len(shape) else g
+        norm = norm.reshape(_keepdim_shape(shape, axes)) if norm._data.ndim != len(shape) else norm
+    if p == 2:
+        return (g * x / norm,)
+    if p == 1:
+        return (g * x.sign(),)
+    if p in (0, np.inf):
+        raise RuntimeError(f"jitgrad: create_graph=True is not implemented for the {p}-norm")
+    return (g * x.sign() * x.abs() ** (p - 1) / norm ** (p - 1),)
+
+
+_NormNode = define_node("LinalgVectorNormBackward0", _norm_backward, _norm_graph)
 
 
 def _neg_inf_norm(input, dim, keepdim):

@@ -113,7 +113,7 @@ def needs_grad(*tensors) -> bool:
     if not _state.enabled:
         return False
     for t in tensors:
-        if t.__class__ is Tensor and t._requires_grad:
+        if isinstance(t, Tensor) and t._requires_grad:
             return True
     return False
 
@@ -137,6 +137,45 @@ def flat(a: np.ndarray) -> np.ndarray:
     return a.ravel()
 
 
-def define_node(name: str, backward) -> type:
-    """The node class named ``name`` whose backward is ``backward(node, grads) -> tuple``."""
-    return node_class(name, backward)
+def define_node(name: str, backward, double_backward=None) -> type:
+    """The node class named ``name``.
+
+    ``backward(node, grads) -> tuple``: the fast path, NumPy arrays in and out (jitted kernels).
+    ``double_backward(node, grads) -> tuple``: the same formula with differentiable jitgrad Tensor
+    ops, Tensors in and out, used under ``create_graph=True`` (higher-order gradients).  Read the
+    tensors it needs with ``saved_tensors(node)``.  Without it, ``create_graph=True`` through this
+    node raises a clear error.
+    """
+    return node_class(name, backward, double_backward)
+
+
+def saved_tensors(node) -> list:
+    """The tensors a node recorded for backward (its version records, in recording order), as
+    differentiable Tensors: saved inputs are the input tensors themselves; saved outputs of
+    ``node`` are re-linked to it (``grad_fn=node``), as PyTorch's SavedVariable does."""
+    out = []
+    for box, _version, data, creator in node._versions:
+        if isinstance(creator, int):
+            t = _wrap(data)
+            t._vc = box
+            t.grad_fn, t._output_nr, t._requires_grad = node, creator, True
+            out.append(t)
+        else:
+            out.append(creator)
+    return out
+
+
+def sum_to(t: Tensor, shape) -> Tensor:
+    """Differentiable ``reduce_to_shape`` on Tensors: sum ``t`` over the dims broadcasting added or
+    stretched so it has ``shape`` (for double-backward formulas of broadcasting ops)."""
+    from .reduction import sum as _sum
+
+    shape = tuple(shape)
+    tshape = t._data.shape
+    if tshape == shape:
+        return t
+    lead = len(tshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and tshape[lead + i] != 1)
+    if axes:
+        t = _sum(t, axes, keepdim=True)
+    return t.reshape(shape)

@@ -62,8 +62,12 @@ def _reshape_backward(node, grads):
     return (grads[0].reshape(node._ctx),)
 
 
-_ViewNode = define_node("ViewBackward0", _reshape_backward)
-_UnsafeViewNode = define_node("UnsafeViewBackward0", _reshape_backward)
+def _reshape_graph(node, grads):
+    return (grads[0].reshape(node._ctx),)
+
+
+_ViewNode = define_node("ViewBackward0", _reshape_backward, _reshape_graph)
+_UnsafeViewNode = define_node("UnsafeViewBackward0", _reshape_backward, _reshape_graph)
 
 
 def view(input: Tensor, *shape) -> Tensor:
@@ -144,8 +148,9 @@ def _transpose_backward(node, grads):
     return (grads[0].swapaxes(d0, d1),)
 
 
-_TransposeNode = define_node("TransposeBackward0", _transpose_backward)
-_TNode = define_node("TBackward0", lambda node, grads: (grads[0].T,))
+_TransposeNode = define_node("TransposeBackward0", _transpose_backward,
+                             lambda node, grads: (grads[0].transpose(*node._ctx),))
+_TNode = define_node("TBackward0", lambda node, grads: (grads[0].T,), lambda node, grads: (grads[0].t(),))
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -169,7 +174,8 @@ def _permute_backward(node, grads):
     return (grads[0].transpose(node._ctx),)
 
 
-_PermuteNode = define_node("PermuteBackward0", _permute_backward)
+_PermuteNode = define_node("PermuteBackward0", _permute_backward,
+                           lambda node, grads: (grads[0].permute(*[int(d) for d in node._ctx]),))
 
 
 def permute(input: Tensor, *dims) -> Tensor:
@@ -213,7 +219,7 @@ def squeeze_named(input: Tensor, dim, node_name: str) -> Tensor:
     out = xd.squeeze(axes) if axes else xd
     cls = _SqueezeNodes.get(node_name)
     if cls is None:
-        cls = _SqueezeNodes[node_name] = define_node(node_name, _reshape_backward)
+        cls = _SqueezeNodes[node_name] = define_node(node_name, _reshape_backward, _reshape_graph)
     return _view_result(input, out, cls, xd.shape)
 
 
@@ -223,7 +229,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     return squeeze_named(input, dim, name)
 
 
-_UnsqueezeNode = define_node("UnsqueezeBackward0", _reshape_backward)
+_UnsqueezeNode = define_node("UnsqueezeBackward0", _reshape_backward, _reshape_graph)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -238,7 +244,8 @@ def _expand_backward(node, grads):
     return (reduce_to_shape(grads[0], node._ctx),)
 
 
-_ExpandNode = define_node("ExpandBackward0", _expand_backward)
+_ExpandNode = define_node("ExpandBackward0", _expand_backward,
+                          lambda node, grads: (registry.sum_to(grads[0], node._ctx),))
 
 
 def expand(input: Tensor, *sizes) -> Tensor:
@@ -275,7 +282,7 @@ def expand_as(input: Tensor, other: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------- clone
-_CloneNode = define_node("CloneBackward0", lambda node, grads: (grads[0],))
+_CloneNode = define_node("CloneBackward0", lambda node, grads: (grads[0],), lambda node, grads: (grads[0],))
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
@@ -336,9 +343,19 @@ def _scatter_backward(node, grads):
     return (g,)
 
 
-_SelectNode = define_node("SelectBackward0", _scatter_backward)
-_SliceNode = define_node("SliceBackward0", _scatter_backward)
-_AliasNode = define_node("AliasBackward0", lambda node, grads: (grads[0],))
+def _scatter_graph(node, grads):
+    from ..factories import zeros
+    from .._dtype import from_numpy_dtype
+
+    shape, dtype, key = node._ctx
+    g = zeros(shape, dtype=from_numpy_dtype(dtype))
+    setitem(g, key, grads[0])  # recorded as CopySlices: differentiable in grads[0]
+    return (g,)
+
+
+_SelectNode = define_node("SelectBackward0", _scatter_backward, _scatter_graph)
+_SliceNode = define_node("SliceBackward0", _scatter_backward, _scatter_graph)
+_AliasNode = define_node("AliasBackward0", lambda node, grads: (grads[0],), lambda node, grads: (grads[0],))
 
 
 def _view_index(input: Tensor, key: tuple, node_cls) -> Tensor:
@@ -427,7 +444,18 @@ def _copy_slices_backward(node, grads):
     return (g_self, g_value)
 
 
-_CopySlicesNode = define_node("CopySlices", _copy_slices_backward)
+def _copy_slices_graph(node, grads):
+    key, value_shape, value_dtype = node._ctx
+    g = grads[0]
+    g_self = g.clone()
+    setitem(g_self, key, 0)
+    g_value = None
+    if node.next_functions[1][0] is not None:
+        g_value = registry.sum_to(getitem(g, key), value_shape)
+    return (g_self, g_value)
+
+
+_CopySlicesNode = define_node("CopySlices", _copy_slices_backward, _copy_slices_graph)
 
 
 def setitem(input: Tensor, key, value) -> None:
