@@ -110,7 +110,7 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 xa = _operand(ad, dt, shape)
                 xb = _operand(bd, dt, shape)
             out = np.empty(shape, dt)
-            forward(xa, xb, out.ravel())
+            (forward if out.size < _PARALLEL_THRESHOLD else _PARALLEL.get(forward, forward))(xa, xb, out.ravel())
             t = new_tensor(Tensor)
             t._data = out
             t._vc = [0]
@@ -150,7 +150,8 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
         x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
         s = _cast_scalar(dt, b)
         out = np.empty(ad.shape, dt)
-        forward_scalar(x, s, out.ravel())
+        (forward_scalar if out.size < _PARALLEL_THRESHOLD else _PARALLEL.get(forward_scalar, forward_scalar))(
+            x, s, out.ravel())
         t = new_tensor(Tensor)
         t._data = out
         t._vc = [0]
@@ -238,62 +239,33 @@ def _safe_log(a: Tensor) -> Tensor:
     return (a + (a == 0)).log()
 
 
-def _new(g):
-    return np.empty(g.size, g.dtype)
+# Large arrays use a kernel's parallel twin (kernels.elementwise.PARALLEL); below the threshold
+# the serial kernel wins, since a parallel launch costs microseconds.
+_PARALLEL = getattr(k, "PARALLEL", {})
+_PARALLEL_THRESHOLD = getattr(k, "PARALLEL_THRESHOLD", 1 << 62)
+
+
+def _fill(kernel, g, *args):
+    """A fresh flat array written by ``kernel(g, *args, out)``."""
+    out = np.empty(g.size, g.dtype)
+    (kernel if g.size < _PARALLEL_THRESHOLD else _PARALLEL.get(kernel, kernel))(g, *args, out)
+    return out
 
 
 def _neg(g):
-    out = _new(g)
-    k.neg_forward(g, out)
-    return out
-
-
-def _mul(g, other):
-    out = _new(g)
-    k.mul_forward(g, other, out)
-    return out
-
-
-def _mul_s(g, s):
-    out = _new(g)
-    k.mul_scalar_forward(g, s, out)
-    return out
-
-
-def _div(g, other):
-    out = _new(g)
-    k.div_forward(g, other, out)
-    return out
-
-
-def _div_s(g, s):
-    out = _new(g)
-    k.div_scalar_forward(g, s, out)
-    return out
+    return _fill(k.neg_forward, g)
 
 
 def _div_b(g, a, b, y):
-    out = _new(g)
-    k.div_backward_other(g, a, b, out)
-    return out
+    return _fill(k.div_backward_other, g, a, b)
 
 
 def _pow_a(g, a, b, y):
-    out = _new(g)
-    k.pow_backward_self(g, a, b, out)
-    return out
+    return _fill(k.pow_backward_self, g, a, b)
 
 
 def _pow_b(g, a, b, y):
-    out = _new(g)
-    k.pow_backward_exponent(g, a, y, out)
-    return out
-
-
-def _pow_a_scalar(g, a, p, y):
-    out = _new(g)
-    k.pow_scalar_backward(g, a, p, out)
-    return out
+    return _fill(k.pow_backward_exponent, g, a, y)
 
 
 # Each op: kernels; fast vjps on arrays (grad, a, b, result); then ``graph``, the same vjps on
@@ -305,10 +277,12 @@ _sub = _binary("sub", "SubBackward0", k.sub_forward, k.sub_scalar_forward,
                lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g, save_inputs=False,
                graph=lambda g, a, b, y, s: (g, -g))
 _mul_op = _binary("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
-                  lambda g, a, b, y: _mul(g, b), lambda g, a, b, y: _mul(g, a), lambda g, a, s, y: _mul_s(g, s),
+                  lambda g, a, b, y: _fill(k.mul_forward, g, b), lambda g, a, b, y: _fill(k.mul_forward, g, a),
+                  lambda g, a, s, y: _fill(k.mul_scalar_forward, g, s),
                   graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a))
 _div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
-                  lambda g, a, b, y: _div(g, b), _div_b, lambda g, a, s, y: _div_s(g, s), true_divide=True,
+                  lambda g, a, b, y: _fill(k.div_forward, g, b), _div_b,
+                  lambda g, a, s, y: _fill(k.div_scalar_forward, g, s), true_divide=True,
                   graph=lambda g, a, b, y, s: (g / s, None) if s is not None else (g / b, -g * a / (b * b)))
 _pow_op = _binary("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
                   _pow_a, _pow_b, None, save_result=True,
@@ -434,10 +408,7 @@ def _pow_scalar(a: Tensor, p) -> Tensor:
 def _pow_scalar_backward(node, grads):
     (x,) = node._saved
     shape, p = node._ctx
-    g = grads[0].ravel()
-    out = _new(g)
-    k.pow_scalar_backward(g, x, p, out)
-    return (out.reshape(shape),)
+    return (_fill(k.pow_scalar_backward, grads[0].ravel(), x, p).reshape(shape),)
 
 
 def _pow_scalar_graph(node, grads):
@@ -473,10 +444,7 @@ def _rpow(base, exponent: Tensor) -> Tensor:
 def _rpow_backward(node, grads):
     (y,) = node._saved
     shape, log_s = node._ctx
-    g = grads[0].ravel()
-    out = _new(g)
-    k.rpow_scalar_backward(g, y, log_s, out)
-    return (out.reshape(shape),)
+    return (_fill(k.rpow_scalar_backward, grads[0].ravel(), y, log_s).reshape(shape),)
 
 
 def _rpow_graph(node, grads):
@@ -518,7 +486,7 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True,
         x = xd.ravel()
         out = np.empty(xd.shape, dt)
         y = out.ravel()
-        forward(x, y)
+        (forward if y.size < _PARALLEL_THRESHOLD else _PARALLEL.get(forward, forward))(x, y)
         t = new_tensor(Tensor)
         t._data = out
         t._vc = [0]
@@ -543,7 +511,8 @@ def _unary(name, node_name, forward, backward, *, saves="both", float_only=True,
         x, y = node._saved
         g = grads[0].ravel()
         gx = np.empty(g.size, g.dtype)
-        backward(g, x if x is not None else g, y if y is not None else g, gx)
+        (backward if g.size < _PARALLEL_THRESHOLD else _PARALLEL.get(backward, backward))(
+            g, x if x is not None else g, y if y is not None else g, gx)
         return (gx.reshape(node._ctx),)
 
     def _double_backward(node, grads):
@@ -664,10 +633,7 @@ def _clamp(input: Tensor, min, max, node_cls) -> Tensor:  # noqa: A002
 def _clamp_backward(node, grads):
     (x,) = node._saved
     shape, low, high = node._ctx
-    g = grads[0].ravel()
-    out = _new(g)
-    k.clamp_backward(g, x, low, high, out)
-    return (out.reshape(shape),)
+    return (_fill(k.clamp_backward, grads[0].ravel(), x, low, high).reshape(shape),)
 
 
 def _clamp_graph(node, grads):
