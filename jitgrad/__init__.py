@@ -72,3 +72,7 @@ def broadcast_shapes(*shapes) -> Size:
         out = _bs(out, (s,) if isinstance(s, _dtype._py_int) else tuple(s))
     return Size(out)
 
+
+from . import nn, optim
+from .serialization import save, load
+from . import linalg  # noqa: E402  (torch.linalg)

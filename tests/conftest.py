@@ -21,11 +21,21 @@ def _torch_key(key, torch):
     return key
 
 
+def sample_constant(value, module, dtype="float64"):
+    """A sample argument that is not a differentiable input, as ``module``'s tensor (jitgrad or
+    torch) without grad: integer/bool NumPy arrays (class targets, indices) keep their dtype; float
+    arrays passed by keyword (class weights, running statistics) take ``dtype``.  Positional float
+    arrays are the differentiable inputs and are not handled here; other values pass unchanged."""
+    if not isinstance(value, np.ndarray):
+        return value
+    return module.from_numpy(np.array(value, dtype=dtype if value.dtype.kind == "f" else value.dtype, copy=True))
+
+
 @pytest.fixture(scope="session")
 def torch_call():
     """``torch_call(info)`` -> a callable running the PyTorch twin of OpInfo ``info``.
 
-    jitgrad.<name> maps to torch.<name>; methods-only ops (casts, ``to``) to the Tensor method;
+    jitgrad.<name> maps to torch.<name> (or torch.nn.functional.<name>); methods-only ops (casts, ``to``) to the Tensor method;
     ``getitem`` to indexing.  Skips the test when torch is not importable.
     """
     torch = pytest.importorskip("torch")
@@ -34,7 +44,9 @@ def torch_call():
         name = info.name
         if name == "getitem":
             return lambda x, key: x[_torch_key(key, torch)]
-        fn = getattr(torch, name, None) if info.public else None
+        if info.extra.get("functional"):  # declared as torch.nn.functional.<name>
+            return getattr(torch.nn.functional, name)
+        fn = (getattr(torch, name, None) or getattr(torch.nn.functional, name, None)) if info.public else None
         if callable(fn) and not isinstance(fn, torch.dtype):
             return fn
         return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)

@@ -17,7 +17,7 @@ import jitgrad
 from jitgrad.autograd.gradcheck import GradcheckError, gradcheck
 from jitgrad.ops.registry import OPS
 
-from conftest import SEED, _torch_key
+from conftest import SEED, _torch_key, sample_constant
 
 try:  # the grad_fn comparison uses torch when it is there; the gradcheck itself never does
     import torch
@@ -36,6 +36,9 @@ NO_SAMPLES = {
     "expand_as": "expand(other.shape)",
     # zero gradient everywhere; a central difference across the jump would be meaningless
     "sign": "piecewise constant",
+    # a bool condition/mask input, which samples (float arrays become tensors) cannot express:
+    # gradcheck, gradgradcheck and torch comparisons in tests/test_pointwise_statistics.py
+    "where": "bool condition tensor", "masked_fill": "bool mask tensor",
     # casts (ToCopyBackward0): gradcheck needs float64 in and out, so only the float64 -> float64
     # copy can be checked numerically; the dtype round trips are compared with torch instead
     "to": "cast", "type_as": "cast", "float": "cast", "double": "cast", "half": "cast",
@@ -94,9 +97,15 @@ def _jg_inputs(args):
 
 
 def _rebuild(args, tensors):
-    """``args`` with each float array replaced, in order, by the matching tensor."""
+    """``args`` with each float array replaced, in order, by the matching tensor (and integer arrays
+    by int tensors without grad)."""
     it = iter(tensors)
-    return [next(it) if _is_input(a) else a for a in args]
+    return [next(it) if _is_input(a) else sample_constant(a, jitgrad) for a in args]
+
+
+def _constants(kwargs, module):
+    """Keyword arrays (class weights, running statistics, ...) as tensors without grad."""
+    return {key: sample_constant(v, module) for key, v in kwargs.items()}
 
 
 # ------------------------------------------------------------------------------- coverage
@@ -145,7 +154,8 @@ def test_gradcheck(name, args, kwargs):
     info = OPS[name]
     tensors = _jg_inputs(args)
     assert tensors, "a differentiable sample needs at least one float array input"
-    assert gradcheck(lambda *ts: info.function(*_rebuild(args, ts), **kwargs), tensors)
+    kw = _constants(kwargs, jitgrad)
+    assert gradcheck(lambda *ts: info.function(*_rebuild(args, ts), **kw), tensors)
 
 
 @pytest.mark.parametrize("name, args, kwargs", CASES)
@@ -154,18 +164,22 @@ def test_grad_fn_name(name, args, kwargs):
         raise args
     info = OPS[name]
     tensors = _jg_inputs(args)
-    out = info.function(*_rebuild(args, tensors), **kwargs)
+    out = info.function(*_rebuild(args, tensors), **_constants(kwargs, jitgrad))
     assert out.requires_grad and out.grad_fn is not None
     got = type(out.grad_fn).__name__
     assert got == out.grad_fn.name()
     if torch is None:
         assert got in PLAUSIBLE.get(name, {info.node}), got
         return
-    targs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) if _is_input(a) else a for a in args]
+    targs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) if _is_input(a) else sample_constant(a, torch)
+             for a in args]
+    kwargs = _constants(kwargs, torch)
     if name == "getitem":
         tout = targs[0][_torch_key(args[1], torch)]
+    elif info.extra.get("functional"):  # declared as torch.nn.functional.<name>
+        tout = getattr(torch.nn.functional, name)(*targs, **kwargs)
     else:
-        fn = getattr(torch, name, None) if info.public else None
+        fn = (getattr(torch, name, None) or getattr(torch.nn.functional, name, None)) if info.public else None
         tout = fn(*targs, **kwargs) if callable(fn) else getattr(targs[0], name)(*targs[1:], **kwargs)
     assert got == type(tout.grad_fn).__name__
 

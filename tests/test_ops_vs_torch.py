@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 import jitgrad as jg  # noqa: E402
 from jitgrad.ops.registry import OPS  # noqa: E402
 
-from conftest import SEED  # noqa: E402
+from conftest import SEED, sample_constant  # noqa: E402
 
 DTYPES = ["float32", "float64"]
 TOL = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6),
@@ -130,11 +130,11 @@ def test_sample_matches_torch(name, args, kwargs, dtype, torch_call):
             jargs.append(j)
             targs.append(t)
         else:
-            jargs.append(a)
-            targs.append(a)
+            jargs.append(sample_constant(a, jg, dtype))
+            targs.append(sample_constant(a, torch, dtype))
     tol = REDUCTION_F32 if (dtype == "float32" and name in _REDUCTIONS) else None
-    jout = info.function(*jargs, **kwargs)
-    tout = torch_call(info)(*targs, **kwargs)
+    jout = info.function(*jargs, **{key: sample_constant(v, jg, dtype) for key, v in kwargs.items()})
+    tout = torch_call(info)(*targs, **{key: sample_constant(v, torch, dtype) for key, v in kwargs.items()})
     assert_same(jout, tout, tol, f"{name} forward")
     if info.differentiable:
         assert type(jout.grad_fn).__name__ == type(tout.grad_fn).__name__

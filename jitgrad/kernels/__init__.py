@@ -1,19 +1,52 @@
 """Numba kernels: plain loops on NumPy arrays, no Tensor in sight.
 
 Every kernel is ``@njit(cache=True)``: compiled lazily on first call for the dtypes it meets,
-then loaded from Numba's on-disk cache in later processes.
+then loaded from Numba's on-disk cache in later processes.  ``vmath`` holds jitgrad's own
+vectorisable exp/log/tanh/... for use inside kernels.
+
+Threads
+-------
+Kernels compiled with ``parallel=True`` (the ``*_parallel`` twins, used on large arrays) run on
+Numba's thread pool.  Its size is fixed when Numba starts: ``NUMBA_NUM_THREADS`` (environment
+variable, default: the number of CPU cores) is the most threads jitgrad can ever use;
+``jitgrad.set_num_threads(n)`` picks how many of them run (like ``torch.set_num_threads``).
+``NUMBA_THREADING_LAYER`` chooses the pool implementation (``omp``, ``tbb`` or ``workqueue``).
 """
+import numbers
+
+_requested = None  # what set_num_threads was given (PyTorch reports it back even when capped)
+_blas_limiter = None
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads used by jitgrad's parallel kernels (and Numba's)."""
+    """Sets the number of threads used for intraop parallelism on CPU.
+
+    jitgrad's parallel kernels use ``min(n, NUMBA_NUM_THREADS)`` threads.  When ``threadpoolctl``
+    is installed, NumPy's BLAS (used by matmul) is capped to ``n`` threads as well, so that the
+    two thread pools do not oversubscribe the cores.
+    """
+    global _requested, _blas_limiter
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")  # noqa: TRY004 (PyTorch's)
+    if n <= 0:
+        raise RuntimeError("set_num_threads expects a positive integer")
     import numba
 
-    numba.set_num_threads(n)
+    numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
+    _requested = int(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it BLAS keeps its own setting (OMP_NUM_THREADS ...)
+        return
+    _blas_limiter = threadpool_limits(limits=int(n), user_api="blas")
 
 
 def get_num_threads() -> int:
-    """The number of threads jitgrad's parallel kernels use."""
+    """Returns the number of threads used for parallelizing CPU operations."""
     import numba
 
-    return numba.get_num_threads()
+    actual = numba.get_num_threads()
+    # PyTorch reports the number it was given, even above the pool size (NUMBA_NUM_THREADS)
+    if _requested is not None and actual == min(_requested, numba.config.NUMBA_NUM_THREADS):
+        return _requested
+    return actual

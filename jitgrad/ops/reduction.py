@@ -65,7 +65,9 @@ def sum_array(x: np.ndarray, axes: tuple) -> np.ndarray:
     if x.dtype != dt:
         x = x.astype(dt)
     if len(axes) == x.ndim:
-        acc = k.sum_all_forward(x.ravel(), 0.0 if dt.kind == "f" else 0)
+        flat_x = x.ravel()
+        kernel = k.sum_all_forward if flat_x.size < k.PARALLEL_THRESHOLD else k.sum_all_forward_parallel
+        acc = kernel(flat_x, 0.0 if dt.kind == "f" else 0)
         return np.array(acc, dtype=dt)
     x3 = _as_middle(x, axes)
     out = np.empty((x3.shape[0], x3.shape[2]), dt)
@@ -249,8 +251,13 @@ def _norm_graph(node, grads):
         return (g * x / norm,)
     if p == 1:
         return (g * x.sign(),)
-    if p in (0, np.inf):
-        raise RuntimeError(f"jitgrad: create_graph=True is not implemented for the {p}-norm")
+    if p == np.inf:
+        # the gradient is shared equally among the entries attaining the max, as in the kernel
+        at_max = x.abs() == norm
+        count = sum(at_max, axes if axes else None, keepdim=True) if axes else sum(at_max)
+        return (g * x.sign() * at_max / count,)
+    if p == 0:
+        return (g * 0 * x,)
     return (g * x.sign() * x.abs() ** (p - 1) / norm ** (p - 1),)
 
 

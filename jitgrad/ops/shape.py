@@ -1,6 +1,8 @@
 """Shape and view ops: reshape/view, transpose/t/T, permute, squeeze/unsqueeze, expand, flatten,
 indexing, clone.  Forward is a NumPy view (sharing storage and the version counter, as PyTorch
 views do); backward is the inverse rearrangement of the gradient."""
+import math
+
 import numpy as np
 
 from .. import errors
@@ -373,7 +375,21 @@ def _index_backward(node, grads):
     return (g.reshape(shape),)
 
 
-_IndexNode = define_node("IndexBackward0", _index_backward)
+def _index_graph(node, grads):
+    # scatter-add the gradient back through the flat positions the index picked (differentiable)
+    from ..factories import from_numpy, zeros
+    from .._dtype import from_numpy_dtype
+    from .joining import scatter_add
+
+    shape, dtype, key = node._ctx
+    numel = math.prod(shape)
+    flat_index = np.ascontiguousarray(np.arange(numel, dtype=np.int64).reshape(shape)[key]).ravel()
+    g = grads[0].reshape(-1)
+    out = scatter_add(zeros(numel, dtype=from_numpy_dtype(dtype)), 0, from_numpy(flat_index), g)
+    return (out.reshape(shape),)
+
+
+_IndexNode = define_node("IndexBackward0", _index_backward, _index_graph)
 
 
 def getitem(input: Tensor, key) -> Tensor:

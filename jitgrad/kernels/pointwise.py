@@ -1,0 +1,397 @@
+"""Pointwise kernels of the wider op library: unary math, activations, and the selection ops
+(maximum/minimum, where, masked_fill, lerp, atan2).
+
+The conventions of ``kernels/elementwise.py`` hold: flat, C-contiguous 1-D arrays (the Python
+layer ravels and broadcasts first), ``out`` last and write-only; a unary backward kernel is
+``name_backward(grad, x, result, [params,] out)`` and receives whichever of ``x``/``result`` its
+op saved.  Scalar parameters (``beta``, ``alpha`` ...) arrive as Python floats, so each kernel
+compiles once per array dtype.  Each forward kernel sits directly above its backward kernel(s);
+the formulas (and their behaviour at kinks, ties and NaN) are PyTorch's ``derivatives.yaml``.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_TANH_BETA = math.sqrt(2.0 / math.pi)  # PyTorch's M_SQRT2 * M_2_SQRTPI * 0.5
+_GELU_TANH_KAPPA = 0.044715
+
+
+# ----------------------------------------------------------------------------- log1p / expm1
+@njit(cache=True, error_model="numpy")
+def log1p_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.log1p(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def log1p_backward(grad, x, result, out):
+    for i in range(out.size):
+        out[i] = grad[i] / (x[i] + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def expm1_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.expm1(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def expm1_backward(grad, x, result, out):
+    for i in range(out.size):
+        out[i] = grad[i] * (result[i] + 1)
+
+
+# ----------------------------------------------------------------------------- trigonometric
+@njit(cache=True, error_model="numpy")
+def tan_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.tan(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def tan_backward(grad, x, result, out):
+    # d tan = 1 + tan^2, from the saved result
+    for i in range(out.size):
+        yi = result[i]
+        out[i] = grad[i] * (1 + yi * yi)
+
+
+@njit(cache=True, error_model="numpy")
+def asin_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.arcsin(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def asin_backward(grad, x, result, out):
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = grad[i] / np.sqrt(1 - xi * xi)
+
+
+@njit(cache=True, error_model="numpy")
+def acos_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.arccos(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def acos_backward(grad, x, result, out):
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = -grad[i] / np.sqrt(1 - xi * xi)
+
+
+@njit(cache=True, error_model="numpy")
+def atan_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.arctan(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def atan_backward(grad, x, result, out):
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = grad[i] / (1 + xi * xi)
+
+
+@njit(cache=True, error_model="numpy")
+def sinh_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.sinh(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def sinh_backward(grad, x, result, out):
+    for i in range(out.size):
+        out[i] = grad[i] * np.cosh(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def cosh_forward(x, out):
+    for i in range(out.size):
+        out[i] = np.cosh(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def cosh_backward(grad, x, result, out):
+    for i in range(out.size):
+        out[i] = grad[i] * np.sinh(x[i])
+
+
+# ----------------------------------------------------------------------------- erf
+@njit(cache=True, error_model="numpy")
+def erf_forward(x, out):
+    for i in range(out.size):
+        out[i] = math.erf(x[i])
+
+
+@njit(cache=True, error_model="numpy")
+def erf_backward(grad, x, result, out):
+    # d erf = 2/sqrt(pi) exp(-x^2)
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = grad[i] * _TWO_OVER_SQRT_PI * np.exp(-xi * xi)
+
+
+# ----------------------------------------------------------------------------- activations
+@njit(cache=True, error_model="numpy")
+def softplus_forward(x, beta, threshold, out):
+    # log(1 + exp(beta x)) / beta, and x itself once beta x > threshold (PyTorch's cut-off)
+    for i in range(out.size):
+        xi = x[i]
+        z = xi * beta
+        out[i] = xi if z > threshold else np.log1p(np.exp(z)) / beta
+
+
+@njit(cache=True, error_model="numpy")
+def softplus_backward(grad, x, result, beta, threshold, out):
+    for i in range(out.size):
+        z = x[i] * beta
+        if z > threshold:
+            out[i] = grad[i]
+        else:
+            e = np.exp(z)
+            out[i] = grad[i] * e / (e + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def gelu_forward(x, out):
+    # x * Phi(x), Phi the standard normal CDF
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = 0.5 * xi * (1 + math.erf(xi * _INV_SQRT_2))
+
+
+@njit(cache=True, error_model="numpy")
+def gelu_backward(grad, x, result, out):
+    # Phi(x) + x * phi(x)
+    for i in range(out.size):
+        xi = x[i]
+        cdf = 0.5 * (1 + math.erf(xi * _INV_SQRT_2))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * xi * xi)
+        out[i] = grad[i] * (cdf + xi * pdf)
+
+
+@njit(cache=True, error_model="numpy")
+def gelu_tanh_forward(x, out):
+    # approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    for i in range(out.size):
+        xi = x[i]
+        inner = _GELU_TANH_BETA * (xi + _GELU_TANH_KAPPA * xi * xi * xi)
+        out[i] = 0.5 * xi * (1 + np.tanh(inner))
+
+
+@njit(cache=True, error_model="numpy")
+def gelu_tanh_backward(grad, x, result, out):
+    for i in range(out.size):
+        xi = x[i]
+        x_sq = xi * xi
+        t = np.tanh(_GELU_TANH_BETA * (xi + _GELU_TANH_KAPPA * x_sq * xi))
+        left_derivative = 0.5 * (1 + t)
+        right_derivative = 0.5 * xi * (1 - t * t) * _GELU_TANH_BETA * (1 + 3 * _GELU_TANH_KAPPA * x_sq)
+        out[i] = grad[i] * (left_derivative + right_derivative)
+
+
+@njit(cache=True, error_model="numpy")
+def silu_forward(x, out):
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = xi / (1 + np.exp(-xi))
+
+
+@njit(cache=True, error_model="numpy")
+def silu_backward(grad, x, result, out):
+    # sigmoid(x) (1 + x (1 - sigmoid(x)))
+    for i in range(out.size):
+        xi = x[i]
+        s = 1 / (1 + np.exp(-xi))
+        out[i] = grad[i] * s * (1 + xi * (1 - s))
+
+
+@njit(cache=True, error_model="numpy")
+def leaky_relu_forward(x, negative_slope, out):
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = xi if xi > 0 else xi * negative_slope
+
+
+@njit(cache=True, error_model="numpy")
+def leaky_relu_backward(grad, x, result, negative_slope, out):
+    # the slope applies at 0 too; ``x`` may be the result (LeakyReluBackward1): same sign
+    for i in range(out.size):
+        out[i] = grad[i] if x[i] > 0 else grad[i] * negative_slope
+
+
+@njit(cache=True, error_model="numpy")
+def elu_forward(x, alpha, out):
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = alpha * np.expm1(xi) if xi <= 0 else xi
+
+
+@njit(cache=True, error_model="numpy")
+def elu_backward(grad, x, result, alpha, out):
+    # EluBackward0, from the input: alpha exp(x) for x <= 0 (so alpha at 0)
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = grad[i] * alpha * np.exp(xi) if xi <= 0 else grad[i]
+
+
+@njit(cache=True, error_model="numpy")
+def elu_result_backward(grad, x, result, alpha, out):
+    # EluBackward1 (in-place elu_), from the result: alpha exp(x) = result + alpha
+    for i in range(out.size):
+        yi = result[i]
+        out[i] = grad[i] * (yi + alpha) if yi <= 0 else grad[i]
+
+
+@njit(cache=True, error_model="numpy")
+def hardtanh_forward(x, min_val, max_val, out):
+    # a clamp: NaN propagates
+    for i in range(out.size):
+        xi = x[i]
+        if xi < min_val:
+            xi = min_val
+        if xi > max_val:
+            xi = max_val
+        out[i] = xi
+
+
+@njit(cache=True, error_model="numpy")
+def hardtanh_backward(grad, x, result, min_val, max_val, out):
+    # unlike clamp, the gradient is zero at the bounds themselves
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = 0 if (xi <= min_val or xi >= max_val) else grad[i]
+
+
+# ----------------------------------------------------------------------------- maximum / minimum
+@njit(cache=True, error_model="numpy")
+def maximum_forward(a, b, out):
+    # NaN in either operand propagates
+    for i in range(out.size):
+        ai = a[i]
+        bi = b[i]
+        out[i] = ai if (ai > bi or ai != ai) else bi
+
+
+@njit(cache=True, error_model="numpy")
+def minimum_forward(a, b, out):
+    for i in range(out.size):
+        ai = a[i]
+        bi = b[i]
+        out[i] = ai if (ai < bi or ai != ai) else bi
+
+
+@njit(cache=True, error_model="numpy")
+def maximum_backward(grad, a, b, out):
+    # d max(a, b)/da: all of grad where a > b, half on a tie, none where a < b (NaN: all).
+    # The same kernel serves the three other cases by argument order:
+    # d max/db = maximum_backward(g, b, a), d min/da = maximum_backward(g, b, a), d min/db = (g, a, b).
+    for i in range(out.size):
+        ai = a[i]
+        bi = b[i]
+        if ai == bi:
+            out[i] = grad[i] / 2
+        elif ai < bi:
+            out[i] = 0
+        else:
+            out[i] = grad[i]
+
+
+# ----------------------------------------------------------------------------- atan2
+@njit(cache=True, error_model="numpy")
+def atan2_forward(a, b, out):
+    for i in range(out.size):
+        out[i] = math.atan2(a[i], b[i])
+
+
+@njit(cache=True, error_model="numpy")
+def atan2_backward_self(grad, a, b, out):
+    for i in range(out.size):
+        ai = a[i]
+        bi = b[i]
+        out[i] = grad[i] * bi / (ai * ai + bi * bi)
+
+
+@njit(cache=True, error_model="numpy")
+def atan2_backward_other(grad, a, b, out):
+    for i in range(out.size):
+        ai = a[i]
+        bi = b[i]
+        out[i] = -grad[i] * ai / (ai * ai + bi * bi)
+
+
+# ----------------------------------------------------------------------------- where / masked_fill
+@njit(cache=True, error_model="numpy")
+def where_forward(condition, a, b, out):
+    for i in range(out.size):
+        out[i] = a[i] if condition[i] else b[i]
+
+
+@njit(cache=True, error_model="numpy")
+def where_backward(grad, condition, branch, out):
+    # the gradient of one branch of where: grad where condition == branch, else 0
+    for i in range(out.size):
+        out[i] = grad[i] if condition[i] == branch else 0
+
+
+@njit(cache=True, error_model="numpy")
+def masked_fill_forward(x, mask, value, out):
+    for i in range(out.size):
+        out[i] = value if mask[i] else x[i]
+
+
+@njit(cache=True, error_model="numpy")
+def masked_sum(grad, mask):
+    # the gradient of a 0-d fill value: the sum of grad over the filled positions (float64)
+    acc = 0.0
+    for i in range(grad.size):
+        if mask[i]:
+            acc += grad[i]
+    return acc
+
+
+# ----------------------------------------------------------------------------- lerp
+@njit(cache=True, error_model="numpy")
+def lerp_scalar_forward(a, b, weight, out):
+    # PyTorch's two-sided formula: exact at weight 0 and at weight 1
+    if abs(weight) < 0.5:
+        for i in range(out.size):
+            out[i] = a[i] + weight * (b[i] - a[i])
+    else:
+        for i in range(out.size):
+            out[i] = b[i] - (b[i] - a[i]) * (1 - weight)
+
+
+@njit(cache=True, error_model="numpy")
+def lerp_scalar_backward(grad, weight, grad_a, grad_b):
+    for i in range(grad.size):
+        g = grad[i]
+        grad_a[i] = g * (1 - weight)
+        grad_b[i] = g * weight
+
+
+@njit(cache=True, error_model="numpy")
+def lerp_forward(a, b, weight, out):
+    for i in range(out.size):
+        w = weight[i]
+        if abs(w) < 0.5:
+            out[i] = a[i] + w * (b[i] - a[i])
+        else:
+            out[i] = b[i] - (b[i] - a[i]) * (1 - w)
+
+
+@njit(cache=True, error_model="numpy")
+def lerp_backward(grad, a, b, weight, grad_a, grad_b, grad_weight):
+    for i in range(grad.size):
+        g = grad[i]
+        w = weight[i]
+        grad_a[i] = g * (1 - w)
+        grad_b[i] = g * w
+        grad_weight[i] = g * (b[i] - a[i])

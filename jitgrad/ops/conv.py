@@ -1,0 +1,683 @@
+"""Convolutions and pooling (``torch.nn.functional``'s conv1d, conv2d, max_pool2d, avg_pool2d,
+adaptive_avg_pool2d).
+
+A convolution is a jitted ``im2col`` and one BLAS product per group, run on blocks of samples
+sized for the L2 cache; its backward is the two transposed products and a jitted ``col2im``
+(``kernels/conv.py``; stride-1 convolutions read a zero-padded copy of the input, whose column
+rows are contiguous runs).  conv1d is conv2d with a kernel of height 1.  Pooling runs on
+``(N*C, H, W)`` views with jitted kernels both ways.  Argument checks and error messages are
+PyTorch's.
+
+Second derivatives: the gradient of a convolution is a transposed convolution of the output
+gradient (input) and a correlation of the input with it (weight); both are differentiable ops
+here, each other's backward, so ``create_graph=True`` works to any order.  The gradients of the
+pooling ops are linear maps of the output gradient, recorded as pairs of mutually transposed
+ops (``nn.linear_pair``).
+"""
+import math
+
+import numpy as np
+
+from .. import _dtype, errors
+from ..kernels import conv as k
+from ..tensor import Tensor, edge
+from . import registry
+from .elementwise import _F16, _via_float32
+from .nn import linear_pair as _linear_pair
+from .registry import OpInfo, define_node, register, result, saved_version
+
+_state = registry._state
+_NO_EDGE = (None, 0)
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+def _type_name(dt) -> str:
+    return _dtype.from_numpy_dtype(dt)._legacy[:-6]
+
+
+def _c_name(dt) -> str:
+    """The C++ scalar name PyTorch prints in some dtype errors ('float', 'double')."""
+    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(dt.name, dt.name)
+
+
+def _attach(out, node_cls, edges, saved, ctx, versions) -> Tensor:
+    from .registry import new_node
+
+    t = result(out, None)
+    t.grad_fn = new_node(node_cls, edges, saved, ctx, versions)
+    t._requires_grad = True
+    return t
+
+
+# ============================================================================ convolution
+def _expand_arg(value, n: int, what: str) -> tuple:
+    """An int or a sequence of 1 or ``n`` ints, as an ``n``-tuple (PyTorch's expand_param_if_needed)."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    vals = tuple(int(v) for v in value)
+    if len(vals) == 1:
+        return vals * n
+    if len(vals) != n:
+        raise RuntimeError(f"expected {what} to be a single integer value or a list of {n} values to match the "
+                           f"convolution dimensions, but got {what}={list(vals)}")
+    return vals
+
+
+def _conv_checks(xd, wd, bias, groups, nd):
+    if wd.ndim != nd + 2:
+        raise RuntimeError(f"expected stride to be a single integer value or a list of {wd.ndim - 2} values to "
+                           f"match the convolution dimensions, but got stride={[1] * nd}")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if wd.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{list(wd.shape)}] instead")
+    if xd.shape[1] != wd.shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(wd.shape)}, expected input{list(xd.shape)} "
+                           f"to have {wd.shape[1] * groups} channels, but got {xd.shape[1]} channels instead")
+    if bias is not None and (bias._data.ndim != 1 or bias._data.shape[0] != wd.shape[0]):
+        raise RuntimeError(f"Given weight of size {list(wd.shape)}, expected bias to be 1-dimensional with "
+                           f"{wd.shape[0]} elements, but got bias of size {list(bias._data.shape)} instead")
+    if xd.dtype != wd.dtype:
+        if xd.dtype.itemsize > wd.dtype.itemsize:
+            raise RuntimeError(f"expected scalar type {_type_name(xd.dtype)} but found {_type_name(wd.dtype)}")
+        raise RuntimeError(f"Input type (torch.{_dtype.from_numpy_dtype(xd.dtype)._legacy}) and weight type "
+                           f"(torch.{_dtype.from_numpy_dtype(wd.dtype)._legacy}) should be the same or input should "
+                           "be a MKLDNN tensor and weight is a dense tensor")
+    if bias is not None and bias._data.dtype != xd.dtype:
+        raise RuntimeError(f"Input type ({_c_name(xd.dtype)}) and bias type ({_c_name(bias._data.dtype)}) should be "
+                           "the same")
+
+
+def _convolution(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups, nd: int) -> Tensor:
+    xd, wd = input._data, weight._data
+    if xd.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to conv{nd}d, but got "
+                           f"input of size: {list(xd.shape)}")
+    if xd.ndim == nd + 1:  # unbatched: PyTorch unsqueezes, convolves and squeezes (SqueezeBackward1)
+        from .shape import squeeze, unsqueeze
+
+        out = _convolution(unsqueeze(input, 0), weight, bias, stride, padding, dilation, groups, nd)
+        return squeeze(out, 0)
+    _conv_checks(xd, wd, bias, groups, nd)
+    stride = _expand_arg(stride, nd, "stride")
+    dilation = _expand_arg(dilation, nd, "dilation")
+    kernel = wd.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad_lo = pad_hi = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            total = [d * (kk - 1) for d, kk in zip(dilation, kernel)]
+            pad_lo = tuple(t // 2 for t in total)
+            pad_hi = tuple(t - t // 2 for t in total)  # the odd one out goes on the right, as in PyTorch
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        pad_lo = pad_hi = _expand_arg(padding, nd, "padding")
+    if any(p < 0 for p in pad_lo):
+        raise RuntimeError("negative padding is not supported")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("non-positive dilation is not supported")
+    padded = [s + a + b for s, a, b in zip(xd.shape[2:], pad_lo, pad_hi)]
+    eff = [d * (kk - 1) + 1 for d, kk in zip(dilation, kernel)]
+    if any(p < e for p, e in zip(padded, eff)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
+                           f"({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size")
+    dt = xd.dtype
+    if dt.kind != "f":
+        raise NotImplementedError(f'"slow_conv{nd}d_cpu" not implemented for \'{_type_name(dt)}\' in jitgrad '
+                                  "(floating-point convolutions only)")
+    if dt == _F16:
+        return _via_float32(lambda x, w, *b: _convolution(x, w, b[0] if b else None, stride, padding, dilation,
+                                                          groups, nd),
+                            *((input, weight) + ((bias,) if bias is not None else ())))
+    if nd == 1:  # 1-D as 2-D with a kernel of height 1
+        stride, dilation, pad_lo, pad_hi = (1,) + stride, (1,) + dilation, (0,) + pad_lo, (0,) + pad_hi
+    return _conv_apply(input, weight, bias, (stride, pad_lo, pad_hi, dilation, groups))
+
+
+# ---------------------------------------------------------------------------- array level
+# ``params`` = (stride, pad_lo, pad_hi, dilation, groups), each a pair (height, width): a conv1d is a
+# conv2d over inputs of height 1.  Arrays are NCHW / (OC, C/groups, KH, KW), C-contiguous.
+def _as_4d(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 3:
+        a = a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _geometry(x_shape, w_shape, params):
+    """The kernel geometry tuple and the shape of the (padded, for stride 1) input the kernels read."""
+    (sh, sw), (ph, pw), (ph_hi, pw_hi), (dh, dw), _ = params
+    N, C, H, W = x_shape
+    KH, KW = w_shape[2:]
+    OH = (H + ph + ph_hi - dh * (KH - 1) - 1) // sh + 1
+    OW = (W + pw + pw_hi - dw * (KW - 1) - 1) // sw + 1
+    src_shape = (N, C, H + ph + ph_hi, W + pw + pw_hi) if sh == 1 and sw == 1 else tuple(x_shape)
+    return (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), src_shape
+
+
+def _source(x4, src_shape, geometry):
+    """What im2col reads: for stride 1 the zero-padded input (so that column rows are contiguous runs)."""
+    if src_shape == x4.shape:
+        return x4
+    N, C, H, W = x4.shape
+    src = np.empty(src_shape, x4.dtype)
+    k.pad_planes(x4.reshape(N * C, H, W), geometry[4], geometry[5], src.reshape(N * C, src_shape[2], src_shape[3]))
+    return src
+
+
+# The column matrix of a block of samples (C*KH*KW rows, block*OH*pitch columns) is kept to
+# about this many elements, so that it and the block's product stay in cache between im2col,
+# the BLAS call and the kernel that consumes the product, instead of a batch-sized matrix
+# making a round trip through memory.  Measured on the 2-core CI machine (batch 128, 3x3
+# kernels, 8-32 channels): 2**19 was best or within 5% of best both with one BLAS thread and
+# with two; smaller blocks cost BLAS threading efficiency (many small products), larger ones
+# the cache.
+_BLOCK_ELEMENTS = 1 << 19
+
+
+def _blocks(N, CKK, L):
+    nb = max(1, min(N, _BLOCK_ELEMENTS // max(1, CKK * L)))
+    return nb, [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)]
+
+
+def _matrices(w4, groups):
+    """The weight as (OC, CKK) -- or (G, OC/G, CKK/G) -- and the leading shapes of the product and columns."""
+    OC = w4.shape[0]
+    CKK = w4.size // OC * groups
+    if groups == 1:
+        return w4.reshape(OC, CKK), (OC,), (CKK,)
+    return w4.reshape(groups, OC // groups, CKK // groups), (groups, OC // groups), (groups, CKK // groups)
+
+
+def _im2col(src, geometry, col):
+    KH, KW, sh, sw, ph, pw, dh, dw, OH, OW = geometry
+    if sh == 1 and sw == 1:  # src is the padded input
+        k.im2col_stride1(src, KH, KW, dh, dw, OH, OW, col)
+    else:
+        k.im2col(src, *geometry, col)
+
+
+def _col2im(col, geometry, out):
+    KH, KW, sh, sw, ph, pw, dh, dw, OH, OW = geometry
+    if sh == 1 and sw == 1:  # out is the gradient of the padded input
+        k.col2im_stride1(col, KH, KW, dh, dw, OH, OW, out)
+    else:
+        k.col2im(col, *geometry, out)
+
+
+def _conv_forward(src, w4, bias, geometry, groups, out):
+    """out (N, OC, OH, OW) = conv + bias, block by block: im2col, one product, conv_output."""
+    N, C = src.shape[:2]
+    OC, _, KH, KW = w4.shape
+    OH = geometry[8]
+    L = OH * (src.shape[3] if geometry[2] == geometry[3] == 1 else geometry[9])
+    CKK = C * KH * KW
+    nb, blocks = _blocks(N, CKK, L)
+    col_buf = np.empty(CKK * nb * L, src.dtype)
+    prod_buf = np.empty(OC * nb * L, src.dtype)
+    wm, rows, col_rows = _matrices(w4, groups)
+    for n0, n1 in blocks:
+        m = n1 - n0
+        col = col_buf[:CKK * m * L].reshape(CKK, m, L)
+        _im2col(src[n0:n1], geometry, col)
+        prod = prod_buf[:OC * m * L]
+        np.matmul(wm, col.reshape(col_rows + (m * L,)), out=prod.reshape(rows + (m * L,)))
+        k.conv_output(prod.reshape(OC, m, L), bias, out[n0:n1])
+
+
+def _conv_grads(src, src_shape, w4, g4, geometry, groups, need_src, need_w, need_b):
+    """The gradients of a convolution for the output gradient g4 (N, OC, OH, OW): of the input read
+    by im2col (``src``, shape ``src_shape``; ``src`` may be None when need_w is False), of the
+    weight and of the bias -- block by block, sharing each block's reordered gradient."""
+    dt = g4.dtype
+    N, C = src_shape[:2]
+    OC, _, KH, KW = w4.shape
+    OH, OW = geometry[8:]
+    L = OH * (src_shape[3] if geometry[2] == geometry[3] == 1 else OW)
+    CKK = C * KH * KW
+    grad_bias = np.zeros(OC if need_b else 0, np.float64)
+    gsrc = np.empty(src_shape, dt) if need_src else None
+    nb, blocks = _blocks(N, CKK, L)
+    col_buf = np.empty(CKK * nb * L, dt)
+    gt_buf = np.empty(OC * nb * L, dt)
+    wm, rows, col_rows = _matrices(w4, groups)
+    wt = np.swapaxes(wm, -1, -2)
+    gw = np.zeros(wm.shape, dt) if need_w else None
+    gw_part = np.empty(wm.shape, dt) if need_w else None
+    for n0, n1 in blocks:
+        m = n1 - n0
+        gt = gt_buf[:OC * m * L].reshape(OC, m, L)
+        k.conv_grad_output(g4[n0:n1], gt, grad_bias)
+        gt_mat = gt.reshape(rows + (m * L,))
+        col = col_buf[:CKK * m * L].reshape(CKK, m, L)
+        col_mat = col.reshape(col_rows + (m * L,))
+        if need_w:  # the columns are recomputed, not saved: im2col is cheaper than a batch-sized copy
+            _im2col(src[n0:n1], geometry, col)
+            np.matmul(gt_mat, np.swapaxes(col_mat, -1, -2), out=gw_part)
+            gw += gw_part
+        if need_src:
+            np.matmul(wt, gt_mat, out=col_mat)
+            _col2im(col, geometry, gsrc[n0:n1])
+    return gsrc, gw, grad_bias
+
+
+def _unpad(gsrc, x4_shape, geometry):
+    if gsrc.shape == tuple(x4_shape):
+        return gsrc
+    gx = np.empty(x4_shape, gsrc.dtype)
+    Hp, Wp = gsrc.shape[2:]
+    k.unpad_planes(gsrc.reshape(-1, Hp, Wp), geometry[4], geometry[5], gx.reshape(-1, x4_shape[2], x4_shape[3]))
+    return gx
+
+
+def _forward_arrays(x4, w4, bias, params):
+    geometry, src_shape = _geometry(x4.shape, w4.shape, params)
+    src = _source(x4, src_shape, geometry)
+    out = np.empty((x4.shape[0], w4.shape[0], geometry[8], geometry[9]), x4.dtype)
+    _conv_forward(src, w4, bias, geometry, params[4], out)
+    return out, src, geometry
+
+
+def _input_grad_arrays(g4, w4, x4_shape, params):
+    geometry, src_shape = _geometry(x4_shape, w4.shape, params)
+    gsrc = _conv_grads(None, src_shape, w4, g4, geometry, params[4], True, False, False)[0]
+    return _unpad(gsrc, x4_shape, geometry)
+
+
+def _weight_grad_arrays(x4, g4, w4_shape, params):
+    geometry, src_shape = _geometry(x4.shape, w4_shape, params)
+    src = _source(x4, src_shape, geometry)
+    w_dummy = np.empty(w4_shape, x4.dtype)  # only its shape is read when the input gradient is not needed
+    return _conv_grads(src, src_shape, w_dummy, g4, geometry, params[4], False, True, False)[1].reshape(w4_shape)
+
+
+def _contiguous(g, dt):
+    return g if g.dtype == dt and g.flags.c_contiguous else np.ascontiguousarray(g, dtype=dt)
+
+
+# ---------------------------------------------------------------------------- the op
+def _conv_apply(input: Tensor, weight: Tensor, bias, params) -> Tensor:
+    """The convolution of validated, batched arguments (``params`` as in the array level)."""
+    xd, wd = input._data, weight._data
+    x4, w4 = _as_4d(xd), _as_4d(wd)
+    dt = xd.dtype
+    bias_data = _EMPTY[dt] if bias is None else np.ascontiguousarray(bias._data)
+    out4, src, geometry = _forward_arrays(x4, w4, bias_data, params)
+    out = out4.reshape(out4.shape[:2] + out4.shape[3:]) if xd.ndim == 3 else out4
+    if _state.enabled and (input._requires_grad or weight._requires_grad
+                           or (bias is not None and bias._requires_grad)):
+        return _attach(out, _ConvNode, (edge(input), edge(weight), edge(bias) if bias is not None else _NO_EDGE),
+                       (src, w4), (xd.shape, wd.shape, x4.shape, geometry, params),
+                       (saved_version(input), saved_version(weight)))
+    return result(out, None)
+
+
+def _conv_backward(node, grads):
+    src, w4 = node._saved
+    x_shape, w_shape, x4_shape, geometry, params = node._ctx
+    need_x, need_w, need_b = (node.next_functions[i][0] is not None for i in range(3))
+    g4 = _contiguous(grads[0], src.dtype).reshape(x4_shape[0], w4.shape[0], geometry[8], geometry[9])
+    gsrc, gw, gb = _conv_grads(src, src.shape, w4, g4, geometry, params[4], need_x, need_w, need_b)
+    return (_unpad(gsrc, x4_shape, geometry).reshape(x_shape) if need_x else None,
+            gw.reshape(w_shape) if need_w else None, gb.astype(src.dtype) if need_b else None)
+
+
+def _conv_graph(node, grads):
+    # the same gradients with differentiable ops: the input gradient is a transposed convolution
+    # of g, the weight gradient a correlation of the input with g (both differentiable again)
+    x, w = registry.saved_tensors(node)
+    params = node._ctx[4]
+    need_x, need_w, need_b = (node.next_functions[i][0] is not None for i in range(3))
+    g = grads[0]
+    gb = None
+    if need_b:
+        from .reduction import sum as _sum
+
+        gb = _sum(g, (0,) + tuple(range(2, g._data.ndim)))
+    return (_conv_input_grad(g, w, x._data.shape, params) if need_x else None,
+            _conv_weight_grad(x, g, w._data.shape, params) if need_w else None, gb)
+
+
+_ConvNode = define_node("ConvolutionBackward0", _conv_backward, _conv_graph)
+
+
+def _conv_input_grad(g: Tensor, w: Tensor, x_shape, params) -> Tensor:
+    """The input gradient of a convolution, as a differentiable op of (g, w)."""
+    gd, wd = g._data, w._data
+    out = _input_grad_arrays(_as_4d(_contiguous(gd, wd.dtype)), _as_4d(wd), _as4_shape(x_shape), params)
+    out = out.reshape(x_shape)
+    if _state.enabled and (g._requires_grad or w._requires_grad):
+        return _attach(out, _ConvInputGradNode, (edge(g), edge(w)), (gd, wd), (x_shape, params),
+                       (saved_version(g), saved_version(w)))
+    return result(out, None)
+
+
+def _conv_weight_grad(x: Tensor, g: Tensor, w_shape, params) -> Tensor:
+    """The weight gradient of a convolution, as a differentiable op of (x, g)."""
+    xd, gd = x._data, g._data
+    out = _weight_grad_arrays(_as_4d(xd), _as_4d(_contiguous(gd, xd.dtype)), _as4_shape(w_shape), params)
+    out = out.reshape(w_shape)
+    if _state.enabled and (x._requires_grad or g._requires_grad):
+        return _attach(out, _ConvWeightGradNode, (edge(x), edge(g)), (xd, gd), (w_shape, params),
+                       (saved_version(x), saved_version(g)))
+    return result(out, None)
+
+
+def _as4_shape(shape):
+    return (shape[0], shape[1], 1, shape[2]) if len(shape) == 3 else tuple(shape)
+
+
+def _input_grad_backward(node, grads):
+    # z = convT(g, w): dz/dg is the convolution with w, dz/dw the weight gradient of (dz, g)
+    gd, wd = node._saved
+    x_shape, params = node._ctx
+    gz = _as_4d(_contiguous(grads[0], wd.dtype))
+    gg = gw = None
+    if node.next_functions[0][0] is not None:
+        gg = _forward_arrays(gz, _as_4d(wd), _EMPTY[wd.dtype], params)[0].reshape(gd.shape)
+    if node.next_functions[1][0] is not None:
+        gw = _weight_grad_arrays(gz, _as_4d(_contiguous(gd, wd.dtype)), _as4_shape(wd.shape), params).reshape(wd.shape)
+    return (gg, gw)
+
+
+def _input_grad_graph(node, grads):
+    g, w = registry.saved_tensors(node)
+    x_shape, params = node._ctx
+    gz = grads[0]
+    return (_conv_apply(gz, w, None, params) if node.next_functions[0][0] is not None else None,
+            _conv_weight_grad(gz, g, w._data.shape, params) if node.next_functions[1][0] is not None else None)
+
+
+def _weight_grad_backward(node, grads):
+    # v = wgrad(x, g): dv/dx is the transposed convolution of g with dv, dv/dg the convolution x * dv
+    xd, gd = node._saved
+    w_shape, params = node._ctx
+    gv = _as_4d(_contiguous(grads[0], xd.dtype))
+    gx = gg = None
+    if node.next_functions[0][0] is not None:
+        gx = _input_grad_arrays(_as_4d(_contiguous(gd, xd.dtype)), gv, _as4_shape(xd.shape), params).reshape(xd.shape)
+    if node.next_functions[1][0] is not None:
+        gg = _forward_arrays(_as_4d(xd), gv, _EMPTY[xd.dtype], params)[0].reshape(gd.shape)
+    return (gx, gg)
+
+
+def _weight_grad_graph(node, grads):
+    x, g = registry.saved_tensors(node)
+    w_shape, params = node._ctx
+    gv = grads[0]
+    return (_conv_input_grad(g, gv, x._data.shape, params) if node.next_functions[0][0] is not None else None,
+            _conv_apply(x, gv, None, params) if node.next_functions[1][0] is not None else None)
+
+
+# PyTorch records the double backward of a convolution as ConvolutionBackwardBackward0
+_ConvInputGradNode = define_node("ConvolutionBackwardBackward0", _input_grad_backward, _input_grad_graph)
+_ConvWeightGradNode = define_node("ConvolutionBackwardBackward0", _weight_grad_backward, _weight_grad_graph)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation) of an (N, C, H, W) or (C, H, W) input with (OC, C/groups, KH, KW)
+    filters; ``padding`` may be an int, a pair, 'valid' or 'same'."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation) of an (N, C, L) or (C, L) input with (OC, C/groups, K) filters."""
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+# ============================================================================ pooling
+def _pool_pair(value, what: str, name: str) -> tuple:
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * 2
+    vals = tuple(int(v) for v in value)
+    if len(vals) == 1:
+        return vals * 2
+    if len(vals) != 2:
+        raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of two ints")
+    return vals
+
+
+def _pool_output_size(size, k, pad, stride, dilation, ceil_mode):
+    # PyTorch's pooling_output_shape
+    out = (size + 2 * pad - dilation * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, name):
+    xd = input._data
+    kh, kw = _pool_pair(kernel_size, "kernel_size", name)
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        sh, sw = kh, kw
+    else:
+        sh, sw = _pool_pair(stride, "stride", name)
+    ph, pw = _pool_pair(padding, "padding", name)
+    dh, dw = _pool_pair(dilation, "dilation", name)
+    if sh == 0 or sw == 0:
+        raise RuntimeError("stride should not be zero")
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
+    if dh <= 0 or dw <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dh} dilationW: {dw}")
+    if xd.ndim not in (3, 4) or xd.size == 0 and any(s == 0 for s in xd.shape[-3:]):
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if not (kw // 2 >= pw and kh // 2 >= ph):
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={pw}, kernel_size={kw} "
+                           f"and dilation={dw}")
+    C, H, W = xd.shape[-3:]
+    oh = _pool_output_size(H, kh, ph, sh, dh, ceil_mode)
+    ow = _pool_output_size(W, kw, pw, sw, dw, ceil_mode)
+    if oh < 1 or ow < 1:
+        raise RuntimeError(f"Given input size: ({C}x{H}x{W}). Calculated output size: ({C}x{oh}x{ow}). "
+                           "Output size is too small")
+    x3 = np.ascontiguousarray(xd).reshape(-1, H, W)
+    return xd, x3, (kh, kw, sh, sw, ph, pw, dh, dw), oh, ow
+
+
+def _planes(a: np.ndarray) -> np.ndarray:
+    """``a`` (..., H, W) as a C-contiguous (planes, H, W) view."""
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return a.reshape(-1, a.shape[-2], a.shape[-1])
+
+
+# ---------------------------------------------------------------------------- max pooling
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W); with ``return_indices`` also the flat argmax
+    positions (h * W + w) in each plane."""
+    xd, x3, geom, oh, ow = _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    dt = xd.dtype
+    if dt == _F16:
+        out, idx = max_pool2d(input.float(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        out = out.half()
+        return (out, idx) if return_indices else out
+    out_shape = xd.shape[:-2] + (oh, ow)
+    out = np.empty(out_shape, dt)
+    indices = np.empty(out_shape, np.int64)
+    k.max_pool2d_forward(x3, *geom, out.reshape(-1, oh, ow), indices.reshape(-1, oh, ow))
+    if _state.enabled and input._requires_grad:
+        t = _attach(out, _MaxPoolNode, (edge(input),), None, (xd.shape, indices), (saved_version(input),))
+    else:
+        t = result(out, None)
+    return (t, result(indices, None)) if return_indices else t
+
+
+def _max_pool_scatter(g: np.ndarray, ctx) -> np.ndarray:
+    # each output's gradient goes to its argmax
+    shape, indices = ctx
+    gx = np.empty(shape, g.dtype)
+    k.max_pool2d_backward(_planes(g), _planes(indices), _planes(gx))
+    return gx
+
+
+def _max_pool_gather(a: np.ndarray, ctx) -> np.ndarray:
+    # the transpose of the scatter: read each output's argmax
+    shape, indices = ctx
+    out = np.empty(indices.shape, a.dtype)
+    k.max_pool2d_gather(_planes(a), _planes(indices), _planes(out))
+    return out
+
+
+_max_pool_gather_op, _max_pool_scatter_op = _linear_pair(
+    "MaxPool2DWithIndicesBackward0", "MaxPool2DWithIndicesBackwardBackward0", _max_pool_gather, _max_pool_scatter)
+_MaxPoolNode = define_node("MaxPool2DWithIndicesBackward0",
+                           lambda node, grads: (_max_pool_scatter(grads[0], node._ctx),),
+                           lambda node, grads: (_max_pool_scatter_op(grads[0], node._ctx),))
+
+
+# ---------------------------------------------------------------------------- average pooling
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """2-D average pooling over (N, C, H, W) or (C, H, W)."""
+    if input._data.ndim < 3:
+        raise errors.dim_out_of_range(-3, input._data.ndim)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    xd, x3, geom, oh, ow = _pool_setup(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    dt = xd.dtype
+    if dt.kind != "f":
+        raise NotImplementedError(f'"avg_pool2d" not implemented for \'{_type_name(dt)}\' in jitgrad '
+                                  "(floating-point pooling only)")
+    if dt == _F16:
+        return _via_float32(lambda t: avg_pool2d(t, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                                 divisor_override), input)
+    kh, kw, sh, sw, ph, pw = geom[:6]
+    ctx = (xd.shape, xd.shape[:-2] + (oh, ow), (kh, kw, sh, sw, ph, pw, bool(count_include_pad),
+                                               int(divisor_override or 0)))
+    out = _avg_pool(x3, ctx)
+    if _state.enabled and input._requires_grad:
+        return _attach(out, _AvgPoolNode, (edge(input),), None, ctx, ())
+    return result(out, None)
+
+
+def _avg_pool(a: np.ndarray, ctx) -> np.ndarray:
+    x_shape, out_shape, params = ctx
+    out = np.empty(out_shape, a.dtype)
+    k.avg_pool2d_forward(_planes(a), *params, _planes(out))
+    return out
+
+
+def _avg_pool_adjoint(g: np.ndarray, ctx) -> np.ndarray:
+    x_shape, out_shape, params = ctx
+    gx = np.empty(x_shape, g.dtype)
+    k.avg_pool2d_backward(_planes(g), *params, _planes(gx))
+    return gx
+
+
+_avg_pool_op, _avg_pool_adjoint_op = _linear_pair("AvgPool2DBackward0", "AvgPool2DBackwardBackward0", _avg_pool,
+                                                  _avg_pool_adjoint)
+_AvgPoolNode = define_node("AvgPool2DBackward0", lambda node, grads: (_avg_pool_adjoint(grads[0], node._ctx),),
+                           lambda node, grads: (_avg_pool_adjoint_op(grads[0], node._ctx),))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """2-D average pooling to a fixed output size (an int, or a pair whose entries may be None)."""
+    xd = input._data
+    if isinstance(output_size, (int, np.integer)):
+        size = (int(output_size),) * 2
+    else:
+        size = tuple(output_size)
+        if xd.ndim <= len(size):  # torch.nn.functional's _list_with_default
+            raise ValueError(f"Input dimension should be at least {len(size) + 1}")
+        if len(size) != 2:
+            raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
+    if xd.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(xd.shape)}")
+    oh, ow = (xd.shape[-2] if size[0] is None else int(size[0]), xd.shape[-1] if size[1] is None else int(size[1]))
+    dt = xd.dtype
+    if dt.kind != "f":
+        raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{_type_name(dt)}\'')
+    if oh == 1 and ow == 1:  # PyTorch computes this case as a mean over (H, W) (MeanBackward1)
+        from .reduction import mean
+
+        return mean(input, (-1, -2), keepdim=True)
+    if dt == _F16:
+        return _via_float32(lambda t: adaptive_avg_pool2d(t, (oh, ow)), input)
+    ctx = (xd.shape, xd.shape[:-2] + (oh, ow))
+    out = _adaptive_pool(xd, ctx)
+    if _state.enabled and input._requires_grad:
+        return _attach(out, _AdaptiveAvgPoolNode, (edge(input),), None, ctx, ())
+    return result(out, None)
+
+
+def _adaptive_pool(a: np.ndarray, ctx) -> np.ndarray:
+    out = np.empty(ctx[1], a.dtype)
+    k.adaptive_avg_pool2d_forward(_planes(a), _planes(out))
+    return out
+
+
+def _adaptive_pool_adjoint(g: np.ndarray, ctx) -> np.ndarray:
+    gx = np.empty(ctx[0], g.dtype)
+    k.adaptive_avg_pool2d_backward(_planes(g), _planes(gx))
+    return gx
+
+
+_adaptive_pool_op, _adaptive_pool_adjoint_op = _linear_pair(
+    "AdaptiveAvgPool2DBackward0", "AdaptiveAvgPool2DBackwardBackward0", _adaptive_pool, _adaptive_pool_adjoint)
+_AdaptiveAvgPoolNode = define_node("AdaptiveAvgPool2DBackward0",
+                                   lambda node, grads: (_adaptive_pool_adjoint(grads[0], node._ctx),),
+                                   lambda node, grads: (_adaptive_pool_adjoint_op(grads[0], node._ctx),))
+
+
+# ============================================================================ the table
+def _u(rng, *shape):
+    return rng.uniform(-1.0, 1.0, shape)
+
+
+def _samples_conv2d(rng):
+    x = _u(rng, 2, 2, 5, 5)
+    w = _u(rng, 3, 2, 3, 3)
+    b = _u(rng, 3)
+    return [((x, w), {}), ((x, w, b), {}), ((x, w, b), {"stride": 2, "padding": 1}),
+            ((x, w), {"padding": (2, 1), "dilation": (2, 1)}), ((x, _u(rng, 4, 1, 2, 3), _u(rng, 4)), {"groups": 2}),
+            ((x, w), {"padding": "same", "dilation": 2}), ((x, w), {"padding": "valid", "stride": (1, 2)}),
+            ((x[0], w, b), {"padding": 1})]
+
+
+def _samples_conv1d(rng):
+    x = _u(rng, 2, 2, 7)
+    w = _u(rng, 3, 2, 3)
+    return [((x, w), {}), ((x, w, _u(rng, 3)), {"stride": 2, "padding": 1}), ((x, w), {"dilation": 2}),
+            ((x, _u(rng, 4, 1, 3)), {"groups": 2, "padding": "same"}), ((x[0], w), {})]
+
+
+def _distinct(rng, *shape):
+    # pooling inputs without ties (the argmax of a tie is a kink for the gradient check)
+    n = math.prod(shape)
+    return (rng.permutation(n).reshape(shape) / n - 0.5) * 2
+
+
+def _samples_max_pool(rng):
+    x = _distinct(rng, 2, 2, 5, 5)
+    return [((x, 2), {}), ((x, 3), {"stride": 2, "padding": 1}), ((x, (2, 3)), {"stride": 1, "dilation": (2, 1)}),
+            ((x, 2), {"ceil_mode": True}), ((x[0], 3, 2), {"ceil_mode": True, "padding": 1})]
+
+
+def _samples_avg_pool(rng):
+    x = _u(rng, 2, 2, 5, 5)
+    return [((x, 2), {}), ((x, 3), {"stride": 2, "padding": 1}), ((x, 3), {"stride": 2, "padding": 1,
+                                                                              "count_include_pad": False}),
+            ((x, 2), {"ceil_mode": True}), ((x[0], (2, 3), 2), {"ceil_mode": True, "padding": 1}),
+            ((x, 2), {"divisor_override": 3})]
+
+
+def _samples_adaptive(rng):
+    x = _u(rng, 2, 2, 5, 7)
+    return [((x, 2), {}), ((x, (3, 4)), {}), ((x, (None, 3)), {}), ((x[0], 1), {}), ((x, (5, 7)), {})]
+
+
+_NN = {"functional": True}
+register(OpInfo("conv2d", "ConvolutionBackward0", conv2d, method=False, extra=_NN, samples=_samples_conv2d))
+register(OpInfo("conv1d", "ConvolutionBackward0", conv1d, method=False, extra=_NN, samples=_samples_conv1d))
+register(OpInfo("max_pool2d", "MaxPool2DWithIndicesBackward0", max_pool2d, method=False, extra=_NN,
+                samples=_samples_max_pool))
+register(OpInfo("avg_pool2d", "AvgPool2DBackward0", avg_pool2d, method=False, public=False, extra=_NN,
+                samples=_samples_avg_pool))
+register(OpInfo("adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0", adaptive_avg_pool2d, method=False,
+                public=False, extra=_NN, samples=_samples_adaptive))
