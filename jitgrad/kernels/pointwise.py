@@ -4,14 +4,20 @@
 The conventions of ``kernels/elementwise.py`` hold: flat, C-contiguous 1-D arrays (the Python
 layer ravels and broadcasts first), ``out`` last and write-only; a unary backward kernel is
 ``name_backward(grad, x, result, [params,] out)`` and receives whichever of ``x``/``result`` its
-op saved.  Scalar parameters (``beta``, ``alpha`` ...) arrive as Python floats, so each kernel
-compiles once per array dtype.  Each forward kernel sits directly above its backward kernel(s);
-the formulas (and their behaviour at kinks, ties and NaN) are PyTorch's ``derivatives.yaml``.
+op saved.  Scalar parameters (``beta``, ``alpha`` ...) arrive as scalars of the array's
+dtype (the op layer casts them), so float32 loops stay in float32 and each kernel compiles once
+per dtype.  exp/expm1/log1p/erf/tanh/sigmoid/softplus come from ``kernels/vmath.py``
+(vectorisable); tan, the inverse trigonometric functions, sinh/cosh and atan2 stay on libm.
+Each forward kernel sits directly above its backward kernel(s); the formulas (and their
+behaviour at kinks, ties and NaN) are PyTorch's ``derivatives.yaml``.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
+
+from . import vmath
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -19,12 +25,21 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_BETA = math.sqrt(2.0 / math.pi)  # PyTorch's M_SQRT2 * M_2_SQRTPI * 0.5
 _GELU_TANH_KAPPA = 0.044715
 
+# The constants above in each float dtype: a kernel picks its set with
+# ``k = _K32 if isinstance(xi, np.float32) else _K64`` (resolved while typing), so float32 loops
+# stay in float32 (a Python float or int literal would promote them to float64) and vectorise
+# with vmath's float32 code.
+_Consts = namedtuple("_Consts", "half one three two_over_sqrt_pi inv_sqrt_2 inv_sqrt_2pi tanh_beta tanh_kappa")
+_K32, _K64 = (_Consts(*(t(c) for c in (0.5, 1.0, 3.0, _TWO_OVER_SQRT_PI, _INV_SQRT_2, _INV_SQRT_2PI,
+                                          _GELU_TANH_BETA, _GELU_TANH_KAPPA)))
+              for t in (np.float32, np.float64))
+
 
 # ----------------------------------------------------------------------------- log1p / expm1
 @njit(cache=True, error_model="numpy")
 def log1p_forward(x, out):
     for i in range(out.size):
-        out[i] = np.log1p(x[i])
+        out[i] = vmath.log1p(x[i])
 
 
 @njit(cache=True, error_model="numpy")
@@ -36,7 +51,7 @@ def log1p_backward(grad, x, result, out):
 @njit(cache=True, error_model="numpy")
 def expm1_forward(x, out):
     for i in range(out.size):
-        out[i] = np.expm1(x[i])
+        out[i] = vmath.expm1(x[i])
 
 
 @njit(cache=True, error_model="numpy")
@@ -127,7 +142,7 @@ def cosh_backward(grad, x, result, out):
 @njit(cache=True, error_model="numpy")
 def erf_forward(x, out):
     for i in range(out.size):
-        out[i] = math.erf(x[i])
+        out[i] = vmath.erf(x[i])
 
 
 @njit(cache=True, error_model="numpy")
@@ -135,28 +150,26 @@ def erf_backward(grad, x, result, out):
     # d erf = 2/sqrt(pi) exp(-x^2)
     for i in range(out.size):
         xi = x[i]
-        out[i] = grad[i] * _TWO_OVER_SQRT_PI * np.exp(-xi * xi)
+        k = _K32 if isinstance(xi, np.float32) else _K64
+        out[i] = grad[i] * k.two_over_sqrt_pi * vmath.exp(-xi * xi)
 
 
 # ----------------------------------------------------------------------------- activations
 @njit(cache=True, error_model="numpy")
 def softplus_forward(x, beta, threshold, out):
-    # log(1 + exp(beta x)) / beta, and x itself once beta x > threshold (PyTorch's cut-off)
+    # log(1 + exp(beta x)) / beta, and x itself once beta x > threshold (PyTorch's cut-off);
+    # beta and threshold come in x's dtype
     for i in range(out.size):
         xi = x[i]
         z = xi * beta
-        out[i] = xi if z > threshold else np.log1p(np.exp(z)) / beta
+        out[i] = xi if z > threshold else vmath.softplus(z) / beta
 
 
 @njit(cache=True, error_model="numpy")
 def softplus_backward(grad, x, result, beta, threshold, out):
     for i in range(out.size):
         z = x[i] * beta
-        if z > threshold:
-            out[i] = grad[i]
-        else:
-            e = np.exp(z)
-            out[i] = grad[i] * e / (e + 1)
+        out[i] = grad[i] if z > threshold else grad[i] * vmath.sigmoid(z)
 
 
 @njit(cache=True, error_model="numpy")
@@ -164,7 +177,8 @@ def gelu_forward(x, out):
     # x * Phi(x), Phi the standard normal CDF
     for i in range(out.size):
         xi = x[i]
-        out[i] = 0.5 * xi * (1 + math.erf(xi * _INV_SQRT_2))
+        k = _K32 if isinstance(xi, np.float32) else _K64
+        out[i] = k.half * xi * (k.one + vmath.erf(xi * k.inv_sqrt_2))
 
 
 @njit(cache=True, error_model="numpy")
@@ -172,8 +186,9 @@ def gelu_backward(grad, x, result, out):
     # Phi(x) + x * phi(x)
     for i in range(out.size):
         xi = x[i]
-        cdf = 0.5 * (1 + math.erf(xi * _INV_SQRT_2))
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * xi * xi)
+        k = _K32 if isinstance(xi, np.float32) else _K64
+        cdf = k.half * (k.one + vmath.erf(xi * k.inv_sqrt_2))
+        pdf = k.inv_sqrt_2pi * vmath.exp(-k.half * xi * xi)
         out[i] = grad[i] * (cdf + xi * pdf)
 
 
@@ -182,18 +197,20 @@ def gelu_tanh_forward(x, out):
     # approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     for i in range(out.size):
         xi = x[i]
-        inner = _GELU_TANH_BETA * (xi + _GELU_TANH_KAPPA * xi * xi * xi)
-        out[i] = 0.5 * xi * (1 + np.tanh(inner))
+        k = _K32 if isinstance(xi, np.float32) else _K64
+        inner = k.tanh_beta * (xi + k.tanh_kappa * xi * xi * xi)
+        out[i] = k.half * xi * (k.one + vmath.tanh(inner))
 
 
 @njit(cache=True, error_model="numpy")
 def gelu_tanh_backward(grad, x, result, out):
     for i in range(out.size):
         xi = x[i]
+        k = _K32 if isinstance(xi, np.float32) else _K64
         x_sq = xi * xi
-        t = np.tanh(_GELU_TANH_BETA * (xi + _GELU_TANH_KAPPA * x_sq * xi))
-        left_derivative = 0.5 * (1 + t)
-        right_derivative = 0.5 * xi * (1 - t * t) * _GELU_TANH_BETA * (1 + 3 * _GELU_TANH_KAPPA * x_sq)
+        t = vmath.tanh(k.tanh_beta * (xi + k.tanh_kappa * x_sq * xi))
+        left_derivative = k.half * (k.one + t)
+        right_derivative = k.half * xi * (k.one - t * t) * k.tanh_beta * (k.one + k.three * k.tanh_kappa * x_sq)
         out[i] = grad[i] * (left_derivative + right_derivative)
 
 
@@ -201,7 +218,7 @@ def gelu_tanh_backward(grad, x, result, out):
 def silu_forward(x, out):
     for i in range(out.size):
         xi = x[i]
-        out[i] = xi / (1 + np.exp(-xi))
+        out[i] = xi * vmath.sigmoid(xi)
 
 
 @njit(cache=True, error_model="numpy")
@@ -209,8 +226,9 @@ def silu_backward(grad, x, result, out):
     # sigmoid(x) (1 + x (1 - sigmoid(x)))
     for i in range(out.size):
         xi = x[i]
-        s = 1 / (1 + np.exp(-xi))
-        out[i] = grad[i] * s * (1 + xi * (1 - s))
+        k = _K32 if isinstance(xi, np.float32) else _K64
+        s = vmath.sigmoid(xi)
+        out[i] = grad[i] * s * (k.one + xi * (k.one - s))
 
 
 @njit(cache=True, error_model="numpy")
@@ -231,7 +249,7 @@ def leaky_relu_backward(grad, x, result, negative_slope, out):
 def elu_forward(x, alpha, out):
     for i in range(out.size):
         xi = x[i]
-        out[i] = alpha * np.expm1(xi) if xi <= 0 else xi
+        out[i] = alpha * vmath.expm1(xi) if xi <= 0 else xi
 
 
 @njit(cache=True, error_model="numpy")
@@ -239,7 +257,7 @@ def elu_backward(grad, x, result, alpha, out):
     # EluBackward0, from the input: alpha exp(x) for x <= 0 (so alpha at 0)
     for i in range(out.size):
         xi = x[i]
-        out[i] = grad[i] * alpha * np.exp(xi) if xi <= 0 else grad[i]
+        out[i] = grad[i] * alpha * vmath.exp(xi) if xi <= 0 else grad[i]
 
 
 @njit(cache=True, error_model="numpy")

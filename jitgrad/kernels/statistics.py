@@ -11,6 +11,8 @@ accumulation type), integers in int64.
 import numpy as np
 from numba import njit
 
+from . import vmath
+
 
 # ----------------------------------------------------------------------------- max / min
 @njit(cache=True, error_model="numpy")
@@ -188,8 +190,8 @@ def logsumexp_middle_forward(x, out):
                 m = 0.0
             total = 0.0
             for j in range(n):
-                total += np.exp(x[i, j, k] - m)
-            out[i, k] = np.log(total) + m
+                total += vmath.exp(x[i, j, k] - m)
+            out[i, k] = vmath.log(total) + m
 
 
 @njit(cache=True, error_model="numpy")
@@ -199,7 +201,7 @@ def logsumexp_middle_backward(grad, x, result, out):
     for i in range(outer):
         for j in range(n):
             for k in range(inner):
-                out[i, j, k] = grad[i, k] * np.exp(x[i, j, k] - result[i, k])
+                out[i, j, k] = grad[i, k] * vmath.exp(x[i, j, k] - result[i, k])
 
 
 # ----------------------------------------------------------------------------- cumsum / cumprod

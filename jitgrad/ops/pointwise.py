@@ -42,10 +42,25 @@ def _check_tensor(fn_name, arg_name, position, value):
 
 
 # ============================================================================ unary template
+_F32_MAX = float(np.finfo(np.float32).max)
+_INF = float("inf")
+
+
+def _cast_params(dt, params):
+    """The scalar parameters in the array's dtype; PyTorch's RuntimeError where a finite one
+    overflows float32 (instead of NumPy's cast warning)."""
+    if dt == np.float32:
+        for p in params:
+            if abs(p) > _F32_MAX and abs(p) != _INF:
+                raise RuntimeError("value cannot be converted to type float without overflow")
+    return [dt.type(p) for p in params]
+
+
 def _pointwise(name, node_name, forward, backward, *, saves, graph=None, cpu_kernel=None, nparams=0):
     """``op(input, *params)``: a float elementwise op from its kernel pair.
 
-    ``params`` (``nparams`` Python floats) go to both kernels after the arrays.  ``saves`` is 'input' or
+    ``params`` (``nparams`` Python floats) go to both kernels after the arrays, cast to the array's
+    dtype (as PyTorch does; a Python float would move float32 loops to float64).  ``saves`` is 'input' or
     'result' (what backward reads).  Integer/bool inputs compute in the default float dtype,
     unless the op names its PyTorch ``cpu_kernel``: then they raise PyTorch's NotImplementedError.
     ``graph(g, x, y, *params)`` is the backward formula on Tensors (for ``create_graph=True``).
@@ -68,7 +83,10 @@ def _pointwise(name, node_name, forward, backward, *, saves, graph=None, cpu_ker
         x = xd.ravel()
         out = np.empty(xd.shape, dt)
         y = out.ravel()
-        forward(x, *params, y)
+        if params:
+            forward(x, *_cast_params(dt, params), y)
+        else:
+            forward(x, y)
         t = new_tensor(Tensor)
         t._data = out
         t._vc = [0]
@@ -96,6 +114,8 @@ def _pointwise(name, node_name, forward, backward, *, saves, graph=None, cpu_ker
         shape, params = node._ctx
         g = grads[0].ravel()
         gx = np.empty(g.size, g.dtype)
+        if params:
+            params = [g.dtype.type(p) for p in params]
         backward(g, g if x is None else x, g if y is None else y, *params, gx)
         return (gx.reshape(shape),)
 
