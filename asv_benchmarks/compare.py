@@ -198,7 +198,8 @@ def header(fws, notes, threads, settle_ms):
     lines.append("threads : " + "; ".join(t))
     if "jitgrad" in fws:
         par, total = parallel_kernels()
-        lines.append(f"kernels : {par} of jitgrad's {total} Numba kernels are parallel=True")
+        lines.append(f"kernels : {par} of jitgrad's {total} Numba kernels are parallel=True; Numba threading layer "
+                     f"{numba.config.THREADING_LAYER!r} (NUMBA_THREADING_LAYER)")
     lines.append(f"load    : {loadavg()} (1/5/15-min load average at start; other processes skew timings)")
     if settle_ms:
         lines.append(f"settle  : {settle_ms:g} ms sleep before each timed batch (idle thread pools stop spinning)")
@@ -463,10 +464,9 @@ def png(path, rows, fws, title):
     for i, fw in enumerate(cols):
         xs = [j + (i - (len(cols) - 1) / 2) * width for j, r in enumerate(tr) if fw in r["med"]]
         ys = [ratio(r, fw) for r in tr if fw in r["med"]]
-        bars = ax.bar(xs, ys, width, label=fw)
+        ax.bar(xs, ys, width, label=fw)
         for x, y in zip(xs, ys):
             ax.text(x, y, f"{y:.2g}", ha="center", va="bottom", fontsize=6, rotation=90)
-        del bars
     for j, r in enumerate(tr):
         if r["workload"] in TARGETS:
             ax.plot([j - 0.45, j + 0.45], [TARGETS[r["workload"]]] * 2, "k--", lw=0.8)
@@ -538,6 +538,13 @@ def main(argv=None):
         print()
         print("\n".join("note: " + n for n in notes))
     end = f"load at end: {loadavg()}"
+    if "jitgrad" in fws:
+        try:
+            import numba
+
+            end += f"; Numba threading layer used: {numba.threading_layer()}"
+        except ValueError:  # no parallel kernel ran
+            pass
     print(f"\n{end}")
     head = head + [end] + ["note    : " + n for n in notes]
     cmd = [os.path.relpath(sys.argv[0])] + (argv if argv is not None else sys.argv[1:])

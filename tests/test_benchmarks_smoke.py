@@ -235,7 +235,6 @@ def test_compare_script_runs(tmp_path):
 
 
 def test_gemm_study_runs():
-    pytest.importorskip("scipy")
     rc, out = _run_tool(os.path.join(BENCH_ROOT, "gemm_study.py"), "--quick", "--rounds", "1", "--threads", "1")
     assert rc == 0, out
     assert "per product" in out and "NumPy step by phase" in out, out

@@ -131,13 +131,11 @@ def train_step(X, layers, opt, x, y):
     return loss
 
 
-def w3_setup(X, batch=W3_BATCH, dtype="float32"):
+def w3_setup(X, batch=W3_BATCH):
     """``(step, layers)``: a zero-argument W3 training step (data already framework tensors)."""
     layers = w3_model(X)
-    if dtype != "float32":
-        layers = [layer.to(getattr(X, dtype)) if hasattr(layer, "to") else layer for layer in layers]
     opt = X.optim.SGD(parameters(layers), lr=LR)
-    xd, yd = w3_data(batch, dtype)
+    xd, yd = w3_data(batch)
     x, y = X.from_numpy(xd), X.from_numpy(yd)
     return (lambda: train_step(X, layers, opt, x, y)), layers
 
