@@ -11,6 +11,45 @@ from .. import errors
 from .graph import _FREED, AccumulateGrad
 
 
+def _seed(roots, root_grads):
+    """Pending-gradient buffers and the max-heap (on creation order) holding the roots."""
+    buffers = {}
+    heap = []
+    for (node, nr), g in zip(roots, root_grads):
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._num_outputs
+            heappush(heap, (-node._seq, node))
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    return buffers, heap
+
+
+def _restrict(buffers, heap, capture):
+    """For ``capture``: the slots to fill, the nodes that lead to them, and the heap cut to those."""
+    if capture is None:
+        return None, None, heap
+    needed = _needed_nodes(list(buffers), {n for n, _ in capture})
+    heap = [item for item in heap if item[1] in needed]
+    heapify(heap)
+    return dict.fromkeys(capture), needed, heap
+
+
+def _send(node, out, buffers, heap, needed):
+    """Add ``node``'s input gradients to its successors' buffers (the general loops' version of
+    the hot loop's inlined code)."""
+    for (nxt, nr), g in zip(node.next_functions, out):
+        if g is None or nxt is None or (needed is not None and nxt not in needed):
+            continue
+        buf = buffers.get(nxt)
+        if buf is None:
+            buf = buffers[nxt] = [None] * nxt._num_outputs
+            heappush(heap, (-nxt._seq, nxt))
+            buf[nr] = g
+        else:
+            prev = buf[nr]
+            buf[nr] = g if prev is None else prev + g
+
+
 def _needed_nodes(roots, targets):
     """The nodes on some path from a root to a target (what ``autograd.grad`` must run)."""
     parents = {}
@@ -41,14 +80,7 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
     With ``capture`` (a list of ``(node, output_nr)``), gradients arriving there are returned
     instead of being accumulated, and only the part of the graph leading to them runs.
     """
-    buffers = {}
-    heap = []
-    for (node, nr), g in zip(roots, root_grads):
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * node._num_outputs
-            heappush(heap, (-node._seq, node))
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    buffers, heap = _seed(roots, root_grads)
 
     if capture is not None or _anomaly.enabled:
         return _run_capturing(buffers, heap, retain_graph, capture)
@@ -90,12 +122,7 @@ def _run_capturing(buffers, heap, retain_graph, capture):
     """The general loop.  With ``capture`` (``autograd.grad`` / ``backward(inputs=...)``): run only
     what leads to the captured edges and return the gradients arriving there instead of
     accumulating them.  Under ``detect_anomaly()``: check every node's output for NaN."""
-    captured = needed = None
-    if capture is not None:
-        captured = dict.fromkeys(capture)
-        needed = _needed_nodes(list(buffers), {n for n, _ in capture})
-        heap = [item for item in heap if item[1] in needed]
-        heapify(heap)
+    captured, needed, heap = _restrict(buffers, heap, capture)
     check_nan = _anomaly.enabled and _anomaly.check_nan
     while heap:
         node = heappop(heap)[1]
@@ -120,17 +147,7 @@ def _run_capturing(buffers, heap, retain_graph, capture):
             _check_nan(node, out)
         if saved is not None and not retain_graph:
             node._saved = _FREED
-        for (nxt, nr), g in zip(node.next_functions, out):
-            if g is None or nxt is None or (needed is not None and nxt not in needed):
-                continue
-            buf = buffers.get(nxt)
-            if buf is None:
-                buf = buffers[nxt] = [None] * nxt._num_outputs
-                heappush(heap, (-nxt._seq, nxt))
-                buf[nr] = g
-            else:
-                prev = buf[nr]
-                buf[nr] = g if prev is None else prev + g
+        _send(node, out, buffers, heap, needed)
     return captured
 
 
@@ -141,20 +158,8 @@ def run_backward_graph(roots, root_grads, retain_graph: bool, capture=None):
     Returns the captured gradients (Tensors) when ``capture`` is given."""
     from .grad_mode import _state
 
-    buffers = {}
-    heap = []
-    for (node, nr), g in zip(roots, root_grads):
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * node._num_outputs
-            heappush(heap, (-node._seq, node))
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
-    captured = needed = None
-    if capture is not None:
-        captured = dict.fromkeys(capture)
-        needed = _needed_nodes(list(buffers), {n for n, _ in capture})
-        heap = [item for item in heap if item[1] in needed]
-        heapify(heap)
+    buffers, heap = _seed(roots, root_grads)
+    captured, needed, heap = _restrict(buffers, heap, capture)
     prev_mode = _state.enabled
     _state.enabled = True
     try:
@@ -187,17 +192,7 @@ def run_backward_graph(roots, root_grads, retain_graph: bool, capture=None):
                 out = _call_post_hooks_graph(node, out, grads)
             if saved is not None and not retain_graph:
                 node._saved = _FREED
-            for (nxt, nr), g in zip(node.next_functions, out):
-                if g is None or nxt is None or (needed is not None and nxt not in needed):
-                    continue
-                buf = buffers.get(nxt)
-                if buf is None:
-                    buf = buffers[nxt] = [None] * nxt._num_outputs
-                    heappush(heap, (-nxt._seq, nxt))
-                    buf[nr] = g
-                else:
-                    prev = buf[nr]
-                    buf[nr] = g if prev is None else prev + g
+            _send(node, out, buffers, heap, needed)
     finally:
         _state.enabled = prev_mode
     return captured

@@ -4,7 +4,7 @@ Two ways to write one:
 
 * PyTorch's way -- ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` staticmethods
   on Tensors, ``ctx.save_for_backward`` / ``ctx.saved_tensors``, called through ``.apply``.
-* jitgrad's way -- ``forward_kernel`` and ``backward_kernel`` (Numba ``@njit`` functions) on
+* jitgrad's way -- ``forward_kernel`` and ``backward_kernel`` (Numba ``njit`` functions) on
   raw NumPy arrays.  ``apply`` hands the kernels the tensors' own storage (no copy when it is
   C-contiguous), allocates the output like the first tensor input, and the engine calls
   ``backward_kernel(grad_output, *args, output, *grad_inputs)`` with preallocated

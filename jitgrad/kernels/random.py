@@ -44,7 +44,7 @@ _TWO_PI = 6.283185307179586              # 2.0f * c10::pi<double>, i.e. 2*pi as 
 
 
 # ----------------------------------------------------------------------------- fma
-# ``intrinsic`` generates LLVM IR inline in the calling @njit function and takes no
+# ``intrinsic`` generates LLVM IR inline in the calling jitted function and takes no
 # ``cache`` option; the @njit(cache=True) kernels that call it cache the generated code.
 @intrinsic
 def _fma(typingctx, a, b, c):
