@@ -200,6 +200,10 @@ def header(fws, notes, threads, settle_ms):
         par, total = parallel_kernels()
         lines.append(f"kernels : {par} of jitgrad's {total} Numba kernels are parallel=True; Numba threading layer "
                      f"{numba.config.THREADING_LAYER!r} (NUMBA_THREADING_LAYER)")
+        from jitgrad import _allocator
+
+        lines.append(f"malloc  : jitgrad's glibc threshold tuning {_allocator.state} (process-wide: every framework "
+                     "in this process reuses freed large buffers; JITGRAD_MALLOC_TUNING=0 turns it off)")
     lines.append(f"load    : {loadavg()} (1/5/15-min load average at start; other processes skew timings)")
     if settle_ms:
         lines.append(f"settle  : {settle_ms:g} ms sleep before each timed batch (idle thread pools stop spinning)")
@@ -501,6 +505,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="8 rounds of 10 ms batches, 2 start-up runs")
     p.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown to PATH")
     p.add_argument("--png", metavar="PATH", help="also draw the ratios to PyTorch as a bar chart (matplotlib)")
+    p.add_argument("--json", metavar="PATH", help="also write the raw rows as JSON to PATH (scaling.py reads it)")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.batch_ms, args.startup_runs = 8, 10.0, 2
@@ -551,6 +556,14 @@ def main(argv=None):
     if args.markdown:
         markdown(args.markdown, head, rows, fws, cmd, targets)
         print(f"wrote {args.markdown}")
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump({"threads": threads, "cpu": cpu_model(), "cpus": os.cpu_count(),
+                       "versions": {fw: _version(fw, mod) for fw, mod in fws.items()},
+                       "header": head, "rows": rows}, f, indent=1)
+        print(f"wrote {args.json}")
     if args.png:
         try:
             if png(args.png, rows, fws, f"{cpu_model()}, {threads} thread(s): time relative to PyTorch"):

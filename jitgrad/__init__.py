@@ -36,6 +36,9 @@ from .kernels import set_num_threads, get_num_threads  # noqa: F401
 from .kernels import _start_thread_pool
 
 _start_thread_pool()  # ~2 ms; see its docstring (OpenMP spin-wait vs the BLAS threads)
+from . import _allocator
+
+_allocator.tune()  # keep freed large buffers mapped: no page faults per iteration (see its docstring)
 
 # jitgrad.add, jitgrad.exp, jitgrad.matmul ... straight from the op table
 for _info in _OPS.values():
