@@ -1,6 +1,8 @@
 """Tensor: a NumPy array plus autograd metadata.  Operators and math methods are attached by
 the op declarations in ``jitgrad.ops`` (one source of truth per op); this module holds the
 storage, the autograd attributes and the methods that are not ops."""
+import sys
+
 import numpy as np
 
 from . import _dtype
@@ -269,8 +271,15 @@ class Tensor:
             g = g.astype(self._data.dtype)
         grad = self._grad
         if grad is None:
-            # A copy: the incoming array may be shared with another leaf or be a read-only view.
-            self._grad = _wrap(np.array(g, order="C"))
+            # Steal the incoming array when nothing else can see it (as PyTorch's AccumulateGrad
+            # does): it owns its memory, is writable and contiguous, and the only reference
+            # besides ours is the engine's buffer list.  Otherwise copy: it may be shared with
+            # another leaf, a hook's caller or the user, or be a read-only or broadcast view.
+            if (g.flags.c_contiguous and g.flags.writeable and g.shape == self._data.shape
+                    and _getrefcount(g) <= _UNSHARED_REFS and _owns_memory(g)):
+                self._grad = _wrap(g)
+            else:
+                self._grad = _wrap(np.array(g, order="C"))
         else:
             np.add(grad._data, g, out=grad._data)
             grad._vc[0] += 1
@@ -407,6 +416,42 @@ def _rebuild(data, requires_grad):
     t = _wrap(data)
     t._requires_grad = requires_grad
     return t
+
+
+class _RefProbe:
+    def accumulate(self, g):
+        return _getrefcount(g)
+
+
+def _unshared_refs() -> int:
+    """The reference count ``Tensor._accumulate_grad`` sees for an array held by nothing but the
+    engine's buffer list: measured through the same kind of call (``obj.method(buffer[0])``), so
+    that an interpreter that counts references on its stack differently changes both alike."""
+    buffer = [np.empty(1)]
+    return _RefProbe().accumulate(buffer[0])
+
+
+def _base_refs() -> int:
+    flat = np.empty(4)
+    view = flat.reshape(2, 2)
+    del flat
+    b = view.base  # as in _owns_memory: the view's reference, this local and the call's argument
+    return _getrefcount(b)
+
+
+def _owns_memory(g: np.ndarray) -> bool:
+    """True when ``g``'s memory belongs to ``g`` alone: it owns it, or it is the only view of a
+    whole array that nothing else references (a kernel's flat output reshaped)."""
+    b = g.base
+    if b is None:
+        return True
+    return (type(b) is np.ndarray and b.base is None and b.nbytes == g.nbytes
+            and _getrefcount(b) <= _BASE_REFS)
+
+
+_getrefcount = sys.getrefcount
+_UNSHARED_REFS = _unshared_refs()
+_BASE_REFS = _base_refs()
 
 
 def _wrap(array: np.ndarray) -> Tensor:

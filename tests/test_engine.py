@@ -12,6 +12,7 @@ import tracemalloc
 import warnings
 import weakref
 
+import numpy as np
 import pytest
 
 import jitgrad
@@ -978,3 +979,49 @@ def test_grad_fn_holds_no_reference_to_its_output():
     finally:
         if was_enabled:
             gc.enable()
+
+
+# ----------------------------------------------------------------------------- AccumulateGrad
+# A leaf's first gradient is stolen (not copied) when nothing but the engine holds it, as in
+# PyTorch; whenever anything else can still see the array it must be copied.
+def test_unshared_first_gradient_is_stolen_not_copied():
+    x = jitgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(weakref.ref(g._data)))
+    (x * 2).sum().backward()
+    assert seen[0]() is not None and x.grad._data is seen[0]()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_gradient_still_referenced_elsewhere_is_copied():
+    x = jitgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    kept = []
+    x.register_hook(lambda g: kept.append(g._data))  # a strong reference: the hook's caller keeps it
+    (x * 2).sum().backward()
+    assert x.grad._data is not kept[0]
+    x.grad.add_(1)
+    assert kept[0].tolist() == [2.0, 2.0, 2.0] and x.grad.tolist() == [3.0, 3.0, 3.0]
+
+
+def test_one_gradient_array_sent_to_two_leaves_gives_two_grads():
+    # AddBackward0 passes the same array to both leaves: at most one of them may own it
+    a = jitgrad.tensor([1.0, 2.0], requires_grad=True)
+    b = jitgrad.tensor([3.0, 4.0], requires_grad=True)
+    w = jitgrad.tensor([5.0, 6.0])
+    ((a + b) * w).sum().backward()
+    assert a.grad._data is not b.grad._data and not np.shares_memory(a.grad._data, b.grad._data)
+    a.grad.mul_(10)
+    assert a.grad.tolist() == [50.0, 60.0] and b.grad.tolist() == [5.0, 6.0]
+    ((a + b) * w).sum().backward()  # the second backward accumulates in place into each
+    assert a.grad.tolist() == [55.0, 66.0] and b.grad.tolist() == [10.0, 12.0]
+
+
+def test_user_gradient_argument_is_never_stolen():
+    x = jitgrad.tensor([1.0, 2.0], requires_grad=True)
+    g = jitgrad.tensor([1.0, 1.0])
+    (x * 1).backward(g)  # MulBackward0 computes g * 1: a fresh array, stolen
+    y = x.detach().requires_grad_()
+    y.backward(g)  # a leaf's own backward: the root gradient is the user's tensor
+    assert y.grad._data is not g._data
+    y.grad.add_(1)
+    assert g.tolist() == [1.0, 1.0]

@@ -115,6 +115,7 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
             else:
                 prev = buf[nr]
                 buf[nr] = g if prev is None else prev + g
+        out = g = prev = None  # a leaf's gradient, held only by its buffer, can be stolen by AccumulateGrad
     return None
 
 
@@ -148,6 +149,7 @@ def _run_capturing(buffers, heap, retain_graph, capture):
         if saved is not None and not retain_graph:
             node._saved = _FREED
         _send(node, out, buffers, heap, needed)
+        out = None
     return captured
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..kernels import linear as _linear_kernels
 from ..ops import registry as _registry
+from ..ops.linalg import product_like
 from ..ops.registry import OPS as _OPS
 from ..tensor import Tensor, edge as _edge
 
@@ -46,8 +47,8 @@ def _addmm_backward(node, grads):
     g = grads[0]
     nf = node.next_functions
     gb = _sum_rows(g) if nf[0][0] is not None else None
-    g1 = g @ mat2.T if nf[1][0] is not None else None
-    g2 = mat1.T @ g if nf[2][0] is not None else None
+    g1 = product_like(mat1, g, mat2.T) if nf[1][0] is not None else None
+    g2 = product_like(mat2, mat1.T, g) if nf[2][0] is not None else None  # nn.Linear: mat2 = weight.T
     return (gb, g1, g2)
 
 
