@@ -1025,3 +1025,17 @@ def test_user_gradient_argument_is_never_stolen():
     assert y.grad._data is not g._data
     y.grad.add_(1)
     assert g.tolist() == [1.0, 1.0]
+
+
+def test_square_sends_one_summed_gradient_with_the_same_values():
+    # x * x: MulBackward0 keeps both edges (as PyTorch shows them) but sends 2*g*x once
+    x = jitgrad.tensor([1.5, -2.0, 3.0], dtype=jitgrad.float32, requires_grad=True)
+    y = x * x
+    assert y.grad_fn.next_functions[0] == y.grad_fn.next_functions[1]
+    y.backward(jitgrad.tensor([1.0, 0.5, -2.0]))
+    assert x.grad.dtype == jitgrad.float32 and x.grad.tolist() == [3.0, -2.0, -12.0]
+    seen = []
+    z = x * x
+    z.grad_fn.register_hook(lambda gi, go: seen.append(len([g for g in gi if g is not None])))
+    z.sum().backward()  # with a node hook the two gradients are reported separately, as in PyTorch
+    assert seen == [2] and x.grad.tolist() == [6.0, -6.0, -6.0]

@@ -231,12 +231,50 @@ def _pool_bounds(n_out, stride, pad, K, dilation, size):
 
 
 @njit(cache=True, error_model="numpy")
+def _max_pool_2x2(x, out, indices):
+    # kernel 2, stride 2, no padding or dilation: the same scan order and NaN rule as below
+    P, H, W = x.shape
+    _, OH, OW = out.shape
+    for p in range(P):
+        plane = x[p]
+        for oh in range(OH):
+            r0 = plane[np.uint64(2 * oh)]
+            r1 = plane[np.uint64(2 * oh + 1)]
+            orow = out[p, oh]
+            irow = indices[p, oh]
+            b0 = 2 * oh * W
+            b1 = b0 + W
+            for ow in range(OW):
+                j = np.uint64(2 * ow)
+                m = r0[j]
+                best = b0 + 2 * ow
+                v = r0[j + np.uint64(1)]
+                take = (v > m) | (v != v)  # noqa: PLR0124
+                m = v if take else m
+                best = b0 + 2 * ow + 1 if take else best
+                v = r1[j]
+                take = (v > m) | (v != v)  # noqa: PLR0124
+                m = v if take else m
+                best = b1 + 2 * ow if take else best
+                v = r1[j + np.uint64(1)]
+                take = (v > m) | (v != v)  # noqa: PLR0124
+                m = v if take else m
+                best = b1 + 2 * ow + 1 if take else best
+                orow[ow] = m
+                irow[ow] = best
+
+
+@njit(cache=True, error_model="numpy")
 def max_pool2d_forward(x, KH, KW, sh, sw, ph, pw, dh, dw, out, indices):
     # x: (P, H, W); out, indices: (P, OH, OW); indices are flat positions h * W + w in the plane.
     # The first maximum in scan order wins and a NaN wins over everything, as in PyTorch; the
     # update is a select, not a branch (the comparisons are data-dependent).
     P, H, W = x.shape
     _, OH, OW = out.shape
+    if (KH == 2 and KW == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0 and dh == 1 and dw == 1
+            and 2 * OH <= H and 2 * OW <= W):  # (ceil_mode's partial last window takes the general path)
+        _max_pool_2x2(x, out, indices)  # the common case, without the general bounds and loops
+        return
     hs, he = _pool_bounds(OH, sh, ph, KH, dh, H)
     ws, we = _pool_bounds(OW, sw, pw, KW, dw, W)
     for p in range(P):

@@ -79,6 +79,13 @@ def mul_forward(a, b, out):
 
 
 @njit(cache=True, error_model="numpy")
+def mul_backward_square(g, a, out):
+    # x * x: both gradients (g*a + g*a) in one pass; 2*(g*a) is that sum exactly
+    for i in range(out.size):
+        out[i] = (g[i] * a[i]) * 2
+
+
+@njit(cache=True, error_model="numpy")
 def mul_scalar_forward(a, s, out):
     for i in range(out.size):
         out[i] = a[i] * s
@@ -377,6 +384,12 @@ def mul_forward_parallel(a, b, out):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
+def mul_backward_square_parallel(g, a, out):
+    for i in prange(out.size):
+        out[i] = (g[i] * a[i]) * 2
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def mul_scalar_forward_parallel(a, s, out):
     for i in prange(out.size):
         out[i] = a[i] * s
@@ -615,6 +628,7 @@ PARALLEL = {
     rsub_forward: rsub_forward_parallel,
     rsub_scalar_forward: rsub_scalar_forward_parallel,
     mul_forward: mul_forward_parallel,
+    mul_backward_square: mul_backward_square_parallel,
     mul_scalar_forward: mul_scalar_forward_parallel,
     div_forward: div_forward_parallel,
     div_scalar_forward: div_scalar_forward_parallel,

@@ -34,7 +34,7 @@ def _is_scalar(value) -> bool:
 
 # ============================================================================ binary template
 def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar, *,
-            true_divide=False, save_inputs=True, save_result=False, graph=None):
+            true_divide=False, save_inputs=True, save_result=False, graph=None, vjp_same=None):
     """Build ``op(a, b)`` for ``a`` a Tensor and ``b`` a Tensor or Python scalar.
 
     Solves, once for every binary op: dtype promotion, broadcasting, output allocation, and
@@ -42,6 +42,8 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
     and the vector-Jacobian products ``vjp(grad, a, b, result)`` on flat arrays of the
     broadcast shape (``b`` is the scalar, cast to the result dtype, in the tensor-scalar case).
     This is the hottest path in jitgrad: it is written flat, without helper calls.
+    ``vjp_same(grad, a)``, where given, is the summed gradient when both operands are the same
+    tensor (``x * x``): one pass and one array instead of two and the engine's sum.
     """
 
     def backward(node, grads):
@@ -54,6 +56,10 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 ga = ga.astype(dtype_a)
             return (ga.reshape(shape_a), None)
         if shape_a == shape and shape_b == shape:  # no broadcasting: the common case
+            if (vjp_same is not None and need_a and need_b and not node._hooked
+                    and node._versions[0][3] is node._versions[1][3]):
+                ga = vjp_same(g, a).reshape(shape)  # x * x: one tensor, one gradient to send
+                return (ga if ga.dtype == dtype_a else ga.astype(dtype_a), None)
             ga = vjp_a(g, a, b, y).reshape(shape) if need_a else None
             gb = vjp_b(g, a, b, y).reshape(shape) if need_b else None
             if ga is not None and ga.dtype != dtype_a:
@@ -279,7 +285,8 @@ _sub = _binary("sub", "SubBackward0", k.sub_forward, k.sub_scalar_forward,
 _mul_op = _binary("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
                   lambda g, a, b, y: _fill(k.mul_forward, g, b), lambda g, a, b, y: _fill(k.mul_forward, g, a),
                   lambda g, a, s, y: _fill(k.mul_scalar_forward, g, s),
-                  graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a))
+                  graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a),
+                  vjp_same=lambda g, a: _fill(k.mul_backward_square, g, a))
 _div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
                   lambda g, a, b, y: _fill(k.div_forward, g, b), _div_b,
                   lambda g, a, s, y: _fill(k.div_scalar_forward, g, s), true_divide=True,
