@@ -7,7 +7,10 @@ as raw NumPy arrays; only tensor hooks and ``retain_grad`` see Tensors.
 """
 from heapq import heapify, heappop, heappush
 
+import numpy as np
+
 from .. import errors
+from ..kernels import elementwise as _ek
 from .graph import _FREED, AccumulateGrad
 
 
@@ -114,7 +117,7 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
                 buf[nr] = g
             else:
                 prev = buf[nr]
-                buf[nr] = g if prev is None else prev + g
+                buf[nr] = g if prev is None else (prev + g if prev.size < _BIG else _sum_big(prev, g))
         out = g = prev = None  # a leaf's gradient, held only by its buffer, can be stolen by AccumulateGrad
     return None
 
@@ -235,6 +238,20 @@ class _AnomalyMode:
 
 
 _anomaly = _AnomalyMode()
+
+
+_BIG = _ek.PARALLEL_THRESHOLD
+
+
+def _sum_big(prev, g):
+    """``prev + g`` for two gradients of one large tensor: jitgrad's parallel add (NumPy's is
+    single-threaded) when both are contiguous arrays of one float dtype and shape."""
+    if (prev.shape == g.shape and prev.dtype == g.dtype and prev.dtype.kind == "f"
+            and prev.flags.c_contiguous and g.flags.c_contiguous):
+        out = np.empty(prev.shape, prev.dtype)
+        _ek.add_forward_parallel(prev.reshape(-1), g.reshape(-1), out.reshape(-1))
+        return out
+    return prev + g
 
 
 def _check_nan(node, out):

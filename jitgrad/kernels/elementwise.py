@@ -33,6 +33,13 @@ from . import vmath
 
 # ----------------------------------------------------------------------------- add / sub
 @njit(cache=True, error_model="numpy")
+def fill_scalar(s, out):
+    # the gradient of a full reduction, spread back over its input
+    for i in range(out.size):
+        out[i] = s
+
+
+@njit(cache=True, error_model="numpy")
 def add_forward(a, b, out):
     for i in range(out.size):
         out[i] = a[i] + b[i]
@@ -384,6 +391,12 @@ def mul_forward_parallel(a, b, out):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
+def fill_scalar_parallel(s, out):
+    for i in prange(out.size):
+        out[i] = s
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def mul_backward_square_parallel(g, a, out):
     for i in prange(out.size):
         out[i] = (g[i] * a[i]) * 2
@@ -629,6 +642,7 @@ PARALLEL = {
     rsub_scalar_forward: rsub_scalar_forward_parallel,
     mul_forward: mul_forward_parallel,
     mul_backward_square: mul_backward_square_parallel,
+    fill_scalar: fill_scalar_parallel,
     mul_scalar_forward: mul_scalar_forward_parallel,
     div_forward: div_forward_parallel,
     div_scalar_forward: div_scalar_forward_parallel,

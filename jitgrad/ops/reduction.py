@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .. import _dtype, errors
+from ..kernels import elementwise as _ek
 from ..kernels import reduction as k
 from ..tensor import Tensor, edge
 from . import registry
@@ -110,6 +111,9 @@ def _expand_grad(g: np.ndarray, shape, dtype, axes, keepdim) -> np.ndarray:
     broadcast view: every consumer's flat kernel would copy the view anyway, and
     ``np.broadcast_to`` alone costs microseconds on small tensors."""
     out = np.empty(shape, dtype)
+    if g.size == 1 and out.size >= _ek.PARALLEL_THRESHOLD and dtype.kind == "f":  # a full sum's, on many threads
+        _ek.fill_scalar_parallel(dtype.type(g.reshape(())[()]), out.reshape(-1))
+        return out
     if not keepdim and g.ndim:
         g = g.reshape(_keepdim_shape(shape, axes))
     out[...] = g
