@@ -114,6 +114,49 @@ def col2im_stride1(col, KH, KW, dh, dw, OH, OW, out):
 
 
 @njit(cache=True, error_model="numpy")
+def im2col_stride1_rows(xp, KH, KW, dh, dw, OH, OW, col):
+    """Stride 1 on a padded input xp (N, C, Hp, Wp): col (C*KH*KW, N, OH*OW), one contiguous
+    row of OW elements per output row (no junk columns; see ops.conv._wide)."""
+    N, C, Hp, Wp = xp.shape
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                r = (c * KH + kh) * KW + kw
+                for n in range(N):
+                    plane = xp[n, c]
+                    dst = col[r, n]
+                    for oh in range(OH):
+                        src = plane[np.uint64(oh + kh * dh), kw * dw:kw * dw + OW]
+                        d = dst[oh * OW:oh * OW + OW]
+                        for j in range(OW):
+                            d[j] = src[j]
+
+
+@njit(cache=True, error_model="numpy")
+def col2im_stride1_rows(col, KH, KW, dh, dw, OH, OW, out):
+    # the adjoint of im2col_stride1_rows: out (N, C, Hp, Wp) = scatter-add of col's rows
+    N, C, Hp, Wp = out.shape
+    for n in range(N):
+        for c in range(C):
+            plane = out[n, c]
+            for i in range(Hp):
+                for j in range(Wp):
+                    plane[i, j] = 0
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                r = (c * KH + kh) * KW + kw
+                for n in range(N):
+                    plane = out[n, c]
+                    src = col[r, n]
+                    for oh in range(OH):
+                        dst = plane[np.uint64(oh + kh * dh), kw * dw:kw * dw + OW]
+                        s = src[oh * OW:oh * OW + OW]
+                        for j in range(OW):
+                            dst[j] += s[j]
+
+
+@njit(cache=True, error_model="numpy")
 def im2col(x, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, col):
     # any stride: x (N, C, H, W) -> col (C*KH*KW, N, OH*OW); zero where the field is in the padding
     N, C, H, W = x.shape

@@ -156,8 +156,21 @@ def _geometry(x_shape, w_shape, params):
     KH, KW = w_shape[2:]
     OH = (H + ph + ph_hi - dh * (KH - 1) - 1) // sh + 1
     OW = (W + pw + pw_hi - dw * (KW - 1) - 1) // sw + 1
+    geometry = (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW)
     src_shape = (N, C, H + ph + ph_hi, W + pw + pw_hi) if sh == 1 and sw == 1 else tuple(x_shape)
-    return (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), src_shape
+    return geometry, src_shape
+
+
+def _wide(geometry, C):
+    """Whether stride-1 im2col uses "wide" rows: each column row one contiguous run of the
+    zero-padded input, with pitch Wp = OW + dw*(KW-1) instead of OW.  The runs copy at memory
+    speed, but the Wp - OW junk columns cost BLAS work in all three products: on small images
+    with many channels (W6's 8x8, 16 channels: Wp/OW = 10/8) rows of OW win (conv2 of W6:
+    2.55 -> 2.06 ms of products), on few channels or wide images the runs do."""
+    KH, KW, sh, sw, ph, pw, dh, dw, OH, OW = geometry
+    if sh != 1 or sw != 1:
+        return False
+    return C * KH * KW < 64 or (OW + dw * (KW - 1)) * 8 <= OW * 9
 
 
 def _source(x4, src_shape, geometry):
@@ -194,18 +207,18 @@ def _matrices(w4, groups):
     return w4.reshape(groups, OC // groups, CKK // groups), (groups, OC // groups), (groups, CKK // groups)
 
 
-def _im2col(src, geometry, col):
+def _im2col(src, geometry, col, wide):
     KH, KW, sh, sw, ph, pw, dh, dw, OH, OW = geometry
     if sh == 1 and sw == 1:  # src is the padded input
-        k.im2col_stride1(src, KH, KW, dh, dw, OH, OW, col)
+        (k.im2col_stride1 if wide else k.im2col_stride1_rows)(src, KH, KW, dh, dw, OH, OW, col)
     else:
         k.im2col(src, *geometry, col)
 
 
-def _col2im(col, geometry, out):
+def _col2im(col, geometry, out, wide):
     KH, KW, sh, sw, ph, pw, dh, dw, OH, OW = geometry
     if sh == 1 and sw == 1:  # out is the gradient of the padded input
-        k.col2im_stride1(col, KH, KW, dh, dw, OH, OW, out)
+        (k.col2im_stride1 if wide else k.col2im_stride1_rows)(col, KH, KW, dh, dw, OH, OW, out)
     else:
         k.col2im(col, *geometry, out)
 
@@ -215,7 +228,8 @@ def _conv_forward(src, w4, bias, geometry, groups, out):
     N, C = src.shape[:2]
     OC, _, KH, KW = w4.shape
     OH = geometry[8]
-    L = OH * (src.shape[3] if geometry[2] == geometry[3] == 1 else geometry[9])
+    wide = _wide(geometry, C)
+    L = OH * (src.shape[3] if wide else geometry[9])
     CKK = C * KH * KW
     nb, blocks = _blocks(N, CKK, L)
     col_buf = np.empty(CKK * nb * L, src.dtype)
@@ -224,7 +238,7 @@ def _conv_forward(src, w4, bias, geometry, groups, out):
     for n0, n1 in blocks:
         m = n1 - n0
         col = col_buf[:CKK * m * L].reshape(CKK, m, L)
-        _im2col(src[n0:n1], geometry, col)
+        _im2col(src[n0:n1], geometry, col, wide)
         prod = prod_buf[:OC * m * L]
         np.matmul(wm, col.reshape(col_rows + (m * L,)), out=prod.reshape(rows + (m * L,)))
         k.conv_output(prod.reshape(OC, m, L), bias, out[n0:n1])
@@ -238,7 +252,8 @@ def _conv_grads(src, src_shape, w4, g4, geometry, groups, need_src, need_w, need
     N, C = src_shape[:2]
     OC, _, KH, KW = w4.shape
     OH, OW = geometry[8:]
-    L = OH * (src_shape[3] if geometry[2] == geometry[3] == 1 else OW)
+    wide = _wide(geometry, C)
+    L = OH * (src_shape[3] if wide else OW)
     CKK = C * KH * KW
     grad_bias = np.zeros(OC if need_b else 0, np.float64)
     gsrc = np.empty(src_shape, dt) if need_src else None
@@ -257,12 +272,12 @@ def _conv_grads(src, src_shape, w4, g4, geometry, groups, need_src, need_w, need
         col = col_buf[:CKK * m * L].reshape(CKK, m, L)
         col_mat = col.reshape(col_rows + (m * L,))
         if need_w:  # the columns are recomputed, not saved: im2col is cheaper than a batch-sized copy
-            _im2col(src[n0:n1], geometry, col)
+            _im2col(src[n0:n1], geometry, col, wide)
             np.matmul(gt_mat, np.swapaxes(col_mat, -1, -2), out=gw_part)
             gw += gw_part
         if need_src:
             np.matmul(wt, gt_mat, out=col_mat)
-            _col2im(col, geometry, gsrc[n0:n1])
+            _col2im(col, geometry, gsrc[n0:n1], wide)
     return gsrc, gw, grad_bias
 
 
@@ -637,14 +652,18 @@ def _samples_conv2d(rng):
     return [((x, w), {}), ((x, w, b), {}), ((x, w, b), {"stride": 2, "padding": 1}),
             ((x, w), {"padding": (2, 1), "dilation": (2, 1)}), ((x, _u(rng, 4, 1, 2, 3), _u(rng, 4)), {"groups": 2}),
             ((x, w), {"padding": "same", "dilation": 2}), ((x, w), {"padding": "valid", "stride": (1, 2)}),
-            ((x[0], w, b), {"padding": 1})]
+            ((x[0], w, b), {"padding": 1}),
+            # 8 channels x 3x3 on narrow images: stride 1 with rows of OW (_wide is False)
+            ((_u(rng, 2, 8, 4, 5), _u(rng, 3, 8, 3, 3), b), {"padding": 1}),
+            ((_u(rng, 1, 8, 5, 4), _u(rng, 2, 8, 3, 3)), {"padding": (2, 1), "dilation": (2, 1)})]
 
 
 def _samples_conv1d(rng):
     x = _u(rng, 2, 2, 7)
     w = _u(rng, 3, 2, 3)
     return [((x, w), {}), ((x, w, _u(rng, 3)), {"stride": 2, "padding": 1}), ((x, w), {"dilation": 2}),
-            ((x, _u(rng, 4, 1, 3)), {"groups": 2, "padding": "same"}), ((x[0], w), {})]
+            ((x, _u(rng, 4, 1, 3)), {"groups": 2, "padding": "same"}), ((x[0], w), {}),
+            ((_u(rng, 2, 22, 6), _u(rng, 2, 22, 3)), {"padding": 1})]  # rows of OW (_wide is False)
 
 
 def _distinct(rng, *shape):
