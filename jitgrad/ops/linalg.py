@@ -5,11 +5,14 @@ Numba loop cannot match a tuned BLAS, and Numba's own ``np.dot`` would pull in S
 """
 import numpy as np
 
+from ..autograd.graph import next_seq as _next_seq
 from ..tensor import Tensor, edge
 from . import registry
 from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state
+_new_tensor = Tensor.__new__
+_new_node = object.__new__
 _DTYPE_NAMES = {"f": {4: "float", 8: "double", 2: "c10::Half"}, "i": {8: "long int", 4: "int"}}
 
 
@@ -99,7 +102,8 @@ def product_like(like, left, right):
     nn.Linear's weight) is computed as ``(right.T @ left.T).T``, the same product, so that it
     reaches the transpose's backward -- and AccumulateGrad -- contiguous instead of as a strided
     view (a strided copy of a weight-sized gradient cost ~1 ms of an MLP step)."""
-    if like.flags.f_contiguous and not like.flags.c_contiguous:
+    s = like.strides
+    if len(s) == 2 and s[0] < s[1]:  # column-major (a transpose); either way the values are the same
         return (right.T @ left.T).T
     return left @ right
 
@@ -189,6 +193,26 @@ _BmmNode = define_node("BmmBackward0", _bmm_backward, _bmm_graph)
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands."""
+    if other.__class__ is Tensor and input.__class__ is Tensor:  # the common 2-D float case, lean
+        a, b = input._data, other._data
+        if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype is b.dtype and a.dtype.kind == "f":
+            t = _new_tensor(Tensor)
+            t._data = a @ b
+            t._vc = [0]
+            t._output_nr = 0
+            if _state.enabled and (input._requires_grad or other._requires_grad):
+                node = _new_node(_MmNode)
+                node.next_functions = (edge(input), edge(other))
+                node._seq = _next_seq()
+                node._saved = (a, b)
+                node._ctx = None
+                node._versions = ((input._vc, input._vc[0], a, input), (other._vc, other._vc[0], b, other))
+                t._requires_grad = True
+                t.grad_fn = node
+            else:
+                t._requires_grad = False
+                t.grad_fn = None
+            return t
     from . import shape as sh
 
     _check_args("matmul", "other", input, other)
