@@ -11,6 +11,7 @@ kernel from scratch); the warm ones run with a single subprocess.
 import importlib
 import inspect
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -243,3 +244,21 @@ def test_gemm_study_runs():
 def test_profile_script_runs():
     rc, out = _run_tool(os.path.join(BENCH_ROOT, "profile_w1.py"), "--plain", "200")
     assert rc == 0 and "W1 iterations" in out, out
+
+
+def test_scaling_script_runs(tmp_path):
+    md, png, js = tmp_path / "s.md", tmp_path / "s.png", tmp_path / "s.json"
+    rc, out = _run_tool(os.path.join(BENCH_ROOT, "scaling.py"), "--threads", "1", "2", "-w", "w1",
+                        "-f", "jitgrad", "-f", "torch", "--markdown", str(md), "--png", str(png),
+                        "--json", str(js), timeout=300)
+    assert rc == 0, out
+    rows = [ln for ln in md.read_text().splitlines() if ln.startswith("| 1 |") or ln.startswith("| 2 |")]
+    assert len(rows) == 2, md.read_text()
+    results = json.loads(js.read_text())
+    assert [r["threads"] for r in results] == [1, 2]
+    assert all(r["rows"][0]["workload"] == "w1" and "jitgrad" in r["rows"][0]["med"] for r in results)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert png.stat().st_size > 0
