@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import errors
 from ..kernels import elementwise as _ek
+from .filled import FilledGrad as _Filled, filled as _filled, materialize as _materialize, plain as _plain
 from .graph import _FREED, AccumulateGrad
 
 
@@ -43,6 +44,8 @@ def _send(node, out, buffers, heap, needed):
     for (nxt, nr), g in zip(node.next_functions, out):
         if g is None or nxt is None or (needed is not None and nxt not in needed):
             continue
+        if g.__class__ is _Filled:  # the general loops capture gradients and check them for NaN
+            g = _materialize(g)
         buf = buffers.get(nxt)
         if buf is None:
             buf = buffers[nxt] = [None] * nxt._num_outputs
@@ -110,6 +113,8 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
         for (nxt, nr), g in zip(node.next_functions, out):
             if g is None or nxt is None:
                 continue
+            if g.__class__ is _Filled and (not nxt._filled_ok or nxt._hooked):
+                g = _materialize(g)
             buf = get(nxt)
             if buf is None:
                 buf = buffers[nxt] = [None] * nxt._num_outputs
@@ -246,6 +251,10 @@ _BIG = _ek.PARALLEL_THRESHOLD
 def _sum_big(prev, g):
     """``prev + g`` for two gradients of one large tensor: jitgrad's parallel add (NumPy's is
     single-threaded) when both are contiguous arrays of one float dtype and shape."""
+    if prev.__class__ is _Filled or g.__class__ is _Filled:
+        if prev.__class__ is g.__class__ and prev.dtype == g.dtype:
+            return _filled(prev.fill_value + g.fill_value, prev.shape, prev.dtype)
+        prev, g = _plain(prev), _plain(g)
     if (prev.shape == g.shape and prev.dtype == g.dtype and prev.dtype.kind == "f"
             and prev.flags.c_contiguous and g.flags.c_contiguous):
         out = np.empty(prev.shape, prev.dtype)

@@ -60,6 +60,7 @@ class Node:
     _tensor_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook on non-leaves
     _retained = None  # {output_nr: weakref(tensor)} from Tensor.retain_grad()
     _num_outputs = 1
+    _filled_ok = False  # True: _backward accepts a FilledGrad (autograd/filled.py) as is
 
     def name(self) -> str:
         """The node's name, e.g. ``'AddBackward0'``."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype
 from ..kernels import elementwise as k
+from ..autograd.filled import FilledGrad as _Filled, filled as _filled, materialize as _materialize
 from ..autograd.graph import next_seq
 from ..tensor import Tensor, _wrap, edge
 from . import registry
@@ -34,7 +35,8 @@ def _is_scalar(value) -> bool:
 
 # ============================================================================ binary template
 def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar, *,
-            true_divide=False, save_inputs=True, save_result=False, graph=None, vjp_same=None):
+            true_divide=False, save_inputs=True, save_result=False, graph=None, vjp_same=None,
+            vjp_filled=None):
     """Build ``op(a, b)`` for ``a`` a Tensor and ``b`` a Tensor or Python scalar.
 
     Solves, once for every binary op: dtype promotion, broadcasting, output allocation, and
@@ -44,12 +46,19 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
     This is the hottest path in jitgrad: it is written flat, without helper calls.
     ``vjp_same(grad, a)``, where given, is the summed gradient when both operands are the same
     tensor (``x * x``): one pass and one array instead of two and the engine's sum.
+    ``vjp_filled(node, c, a, b)``, where given, takes a FilledGrad's value ``c`` (a full
+    sum's gradient; autograd/filled.py) instead of the written-out gradient, without broadcasting.
     """
 
     def backward(node, grads):
         a, b, y = node._saved or _NOTHING_SAVED
         shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
-        g = grads[0].ravel()
+        g = grads[0]
+        if g.__class__ is _Filled:  # (vjp_filled's ops only: node_cls._filled_ok)
+            if shape_b is None or (shape_a == shape and shape_b == shape):
+                return vjp_filled(node, g.fill_value, a, b)
+            g = _materialize(g)
+        g = g.ravel()
         if shape_b is None:  # tensor <op> scalar; the scalar is kept in _ctx (need_b's slot)
             ga = vjp_a_scalar(g, a, need_b, y)
             if ga.dtype != dtype_a:
@@ -91,6 +100,7 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 _finish_graph(gb, shape_b, dtype_b) if need_b else None)
 
     node_cls = define_node(node_name, backward, double_backward if graph is not None else None)
+    node_cls._filled_ok = vjp_filled is not None
     new_tensor = Tensor.__new__
     new_node_obj = object.__new__
     default_float = _dtype.get_default_dtype
@@ -276,17 +286,39 @@ def _pow_b(g, a, b, y):
 
 # Each op: kernels; fast vjps on arrays (grad, a, b, result); then ``graph``, the same vjps on
 # Tensors for create_graph=True: graph(g, a, b, result, scalar) -> (grad_a, grad_b).
+def _filled_pair(node, ca, cb):
+    """Filled gradients ``(ca, cb)`` for the inputs that need one, in each input's shape and dtype."""
+    shape_a, dtype_a, shape_b, dtype_b, _, need_a, need_b = node._ctx
+    if shape_b is None:
+        return (_filled(ca, shape_a, dtype_a), None)
+    return (_filled(ca, shape_a, dtype_a) if need_a else None, _filled(cb, shape_b, dtype_b) if need_b else None)
+
+
+def _mul_filled(node, c, a, b):
+    # g = c everywhere: g*b is b*c (one read instead of two); g*s is a filled c*s
+    shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
+    if shape_b is None:
+        return _filled_pair(node, c * need_b, None)  # (the scalar is kept in need_b's slot)
+    if need_a and need_b and not node._hooked and node._versions[0][3] is node._versions[1][3]:
+        ga = _fill(k.mul_scalar_forward, a, c * 2).reshape(shape)  # x * x (2*c exact)
+        return (ga if ga.dtype == dtype_a else ga.astype(dtype_a), None)
+    ga = _fill(k.mul_scalar_forward, b, c).reshape(shape) if need_a else None
+    gb = _fill(k.mul_scalar_forward, a, c).reshape(shape) if need_b else None
+    return (ga if ga is None or ga.dtype == dtype_a else ga.astype(dtype_a),
+            gb if gb is None or gb.dtype == dtype_b else gb.astype(dtype_b))
+
+
 _add = _binary("add", "AddBackward0", k.add_forward, k.add_scalar_forward,
                lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g, save_inputs=False,
-               graph=lambda g, a, b, y, s: (g, g))
+               graph=lambda g, a, b, y, s: (g, g), vjp_filled=lambda node, c, a, b: _filled_pair(node, c, c))
 _sub = _binary("sub", "SubBackward0", k.sub_forward, k.sub_scalar_forward,
                lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g, save_inputs=False,
-               graph=lambda g, a, b, y, s: (g, -g))
+               graph=lambda g, a, b, y, s: (g, -g), vjp_filled=lambda node, c, a, b: _filled_pair(node, c, -c))
 _mul_op = _binary("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
                   lambda g, a, b, y: _fill(k.mul_forward, g, b), lambda g, a, b, y: _fill(k.mul_forward, g, a),
                   lambda g, a, s, y: _fill(k.mul_scalar_forward, g, s),
                   graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a),
-                  vjp_same=lambda g, a: _fill(k.mul_backward_square, g, a))
+                  vjp_same=lambda g, a: _fill(k.mul_backward_square, g, a), vjp_filled=_mul_filled)
 _div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
                   lambda g, a, b, y: _fill(k.div_forward, g, b), _div_b,
                   lambda g, a, s, y: _fill(k.div_scalar_forward, g, s), true_divide=True,

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .. import _dtype, errors
+from ..autograd.filled import filled
 from ..kernels import elementwise as _ek
 from ..kernels import reduction as k
 from ..tensor import Tensor, edge
@@ -109,11 +110,11 @@ def sum(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Ten
 def _expand_grad(g: np.ndarray, shape, dtype, axes, keepdim) -> np.ndarray:
     """The gradient of a reduction, copied out to the input's shape.  A contiguous copy, not a
     broadcast view: every consumer's flat kernel would copy the view anyway, and
-    ``np.broadcast_to`` alone costs microseconds on small tensors."""
+    ``np.broadcast_to`` alone costs microseconds on small tensors.  The exception is a large
+    tensor's full reduction: one value everywhere, a FilledGrad (autograd/filled.py)."""
+    if g.size == 1 and dtype.kind == "f" and math.prod(shape) >= _ek.PARALLEL_THRESHOLD:
+        return filled(g.reshape(())[()], shape, dtype)  # one value, written out only if needed
     out = np.empty(shape, dtype)
-    if g.size == 1 and out.size >= _ek.PARALLEL_THRESHOLD and dtype.kind == "f":  # a full sum's, on many threads
-        _ek.fill_scalar_parallel(dtype.type(g.reshape(())[()]), out.reshape(-1))
-        return out
     if not keepdim and g.ndim:
         g = g.reshape(_keepdim_shape(shape, axes))
     out[...] = g
