@@ -1039,3 +1039,34 @@ def test_square_sends_one_summed_gradient_with_the_same_values():
     z.grad_fn.register_hook(lambda gi, go: seen.append(len([g for g in gi if g is not None])))
     z.sum().backward()  # with a node hook the two gradients are reported separately, as in PyTorch
     assert seen == [2] and x.grad.tolist() == [6.0, -6.0, -6.0]
+
+
+@pytest.mark.parametrize("uses", [2, 3, 4, 5])
+def test_large_tensor_used_k_times_gets_one_k_way_sum(uses):
+    # the engine defers a large tensor's gradient sums to one pass when its node runs; the result
+    # is the pairwise sum in arrival order, bit for bit
+    from jitgrad.kernels.elementwise import PARALLEL_THRESHOLD
+
+    rng = np.random.default_rng(uses)
+    xs = rng.uniform(-1, 1, PARALLEL_THRESHOLD + 5)
+    x = jitgrad.tensor(xs, requires_grad=True)
+    ws = [rng.uniform(-1, 1, xs.size) for _ in range(uses)]
+    loss = sum((x * jitgrad.tensor(w)).sum() for w in ws)
+    loss.backward()
+    engine_order = list(reversed(ws))  # the last product's node runs first
+    expected = engine_order[0]
+    for w in engine_order[1:]:
+        expected = expected + w
+    assert np.array_equal(x.grad.numpy(), expected)
+
+
+def test_deferred_sums_reach_hooks_and_mixed_dtypes():
+    from jitgrad.kernels.elementwise import PARALLEL_THRESHOLD
+
+    n = PARALLEL_THRESHOLD
+    x = jitgrad.ones(n, dtype=jitgrad.float32, requires_grad=True)
+    y = x * 1.0
+    seen = []
+    y.register_hook(lambda g: seen.append((type(g._data), float(g[0]))))
+    (y * 2.0 + y * 3.0 + y.double() * 4.0).sum().backward()  # float32, float32 and a cast
+    assert seen == [(np.ndarray, 9.0)] and x.grad.dtype == jitgrad.float32 and np.all(x.grad.numpy() == 9.0)

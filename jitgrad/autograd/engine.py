@@ -94,9 +94,12 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
     # The hot loop: kept free of the capture logic and of attribute lookups it does not need.
     pop = buffers.pop
     get = buffers.get
+    deferred = False  # a large tensor's gradients wait in a _Pending until its node runs
     while heap:
         node = heappop(heap)[1]
         grads = pop(node)
+        if deferred:
+            grads = _resolve(grads)
         if node._hooked:
             grads = _pre(node, grads)
         saved = node._saved
@@ -122,7 +125,13 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
                 buf[nr] = g
             else:
                 prev = buf[nr]
-                buf[nr] = g if prev is None else (prev + g if prev.size < _BIG else _sum_big(prev, g))
+                if prev is None:
+                    buf[nr] = g
+                elif prev.size < _BIG:
+                    buf[nr] = prev + g
+                else:
+                    buf[nr] = _defer(prev, g)
+                    deferred = True
         out = g = prev = None  # a leaf's gradient, held only by its buffer, can be stolen by AccumulateGrad
     return None
 
@@ -248,19 +257,59 @@ _anomaly = _AnomalyMode()
 _BIG = _ek.PARALLEL_THRESHOLD
 
 
-def _sum_big(prev, g):
-    """``prev + g`` for two gradients of one large tensor: jitgrad's parallel add (NumPy's is
-    single-threaded) when both are contiguous arrays of one float dtype and shape."""
-    if prev.__class__ is _Filled or g.__class__ is _Filled:
-        if prev.__class__ is g.__class__ and prev.dtype == g.dtype:
-            return _filled(prev.fill_value + g.fill_value, prev.shape, prev.dtype)
-        prev, g = _plain(prev), _plain(g)
-    if (prev.shape == g.shape and prev.dtype == g.dtype and prev.dtype.kind == "f"
-            and prev.flags.c_contiguous and g.flags.c_contiguous):
-        out = np.empty(prev.shape, prev.dtype)
-        _ek.add_forward_parallel(prev.reshape(-1), g.reshape(-1), out.reshape(-1))
+class _Pending(list):
+    """The gradients of one large tensor, summed in one pass when its node runs (``x`` used by
+    k ops: one k-way sum instead of k-1 pairwise sums, each a full memory pass)."""
+
+    __slots__ = ()
+
+    @property
+    def size(self):
+        return self[0].size
+
+
+def _defer(prev, g):
+    if prev.__class__ is _Pending:
+        prev.append(g)
+        return prev
+    if prev.__class__ is _Filled and g.__class__ is _Filled and prev.dtype == g.dtype:
+        return _filled(prev.fill_value + g.fill_value, prev.shape, prev.dtype)  # still one value
+    return _Pending((prev, g))
+
+
+def _resolve(grads):
+    for x in grads:
+        if x.__class__ is _Pending:
+            return [_total(x) if x.__class__ is _Pending else x for x in grads]
+    return grads
+
+
+def _total(parts):
+    """The sum of a large tensor's pending gradients: jitgrad's parallel 2- and 3-way adds when
+    all are contiguous arrays of one float dtype and shape (NumPy's ``+`` is single-threaded)."""
+    parts = [_plain(p) for p in parts]
+    first = parts[0]
+    if not all(p.shape == first.shape and p.dtype == first.dtype and p.flags.c_contiguous
+               for p in parts) or first.dtype.kind != "f":
+        total = first
+        for p in parts[1:]:
+            total = total + p
+        return total
+    out = np.empty(first.shape, first.dtype)
+    flat = [p.reshape(-1) for p in parts]
+    dst = out.reshape(-1)
+    if len(flat) == 2:
+        _ek.add_forward_parallel(flat[0], flat[1], dst)
         return out
-    return prev + g
+    _ek.add3_forward_parallel(flat[0], flat[1], flat[2], dst)
+    rest = flat[3:]
+    while rest:
+        if len(rest) == 1:
+            _ek.add_forward_parallel(dst, rest[0], dst)
+            break
+        _ek.add3_forward_parallel(dst, rest[0], rest[1], dst)
+        rest = rest[2:]
+    return out
 
 
 def _check_nan(node, out):

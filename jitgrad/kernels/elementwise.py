@@ -40,6 +40,13 @@ def fill_scalar(s, out):
 
 
 @njit(cache=True, error_model="numpy")
+def add3_forward(a, b, c, out):
+    # three gradients of one tensor summed in one pass (the engine's deferred sums)
+    for i in range(out.size):
+        out[i] = (a[i] + b[i]) + c[i]
+
+
+@njit(cache=True, error_model="numpy")
 def add_forward(a, b, out):
     for i in range(out.size):
         out[i] = a[i] + b[i]
@@ -391,6 +398,12 @@ def mul_forward_parallel(a, b, out):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
+def add3_forward_parallel(a, b, c, out):
+    for i in prange(out.size):
+        out[i] = (a[i] + b[i]) + c[i]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def fill_scalar_parallel(s, out):
     for i in prange(out.size):
         out[i] = s
@@ -643,6 +656,7 @@ PARALLEL = {
     mul_forward: mul_forward_parallel,
     mul_backward_square: mul_backward_square_parallel,
     fill_scalar: fill_scalar_parallel,
+    add3_forward: add3_forward_parallel,
     mul_scalar_forward: mul_scalar_forward_parallel,
     div_forward: div_forward_parallel,
     div_scalar_forward: div_scalar_forward_parallel,
