@@ -290,7 +290,7 @@ def _total(parts):
     parts = [_plain(p) for p in parts]
     first = parts[0]
     if not all(p.shape == first.shape and p.dtype == first.dtype and p.flags.c_contiguous
-               for p in parts) or first.dtype.kind != "f":
+               for p in parts) or first.dtype.kind != "f" or first.dtype.itemsize < 4:  # (no float16 kernels)
         total = first
         for p in parts[1:]:
             total = total + p

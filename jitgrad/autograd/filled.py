@@ -33,7 +33,7 @@ def filled(value, shape, dtype) -> FilledGrad:
 def materialize(g: FilledGrad) -> np.ndarray:
     """The gradient written out as a fresh C-contiguous array (filled by the parallel kernel)."""
     out = np.empty(g.shape, g.dtype)
-    if g.dtype.kind == "f":
+    if g.dtype.kind == "f" and g.dtype.itemsize >= 4:  # (the kernels have no float16)
         _ek.fill_scalar_parallel(g.fill_value, out.reshape(-1))
     else:
         out[...] = g.fill_value

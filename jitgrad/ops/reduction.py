@@ -62,7 +62,8 @@ def _sum_dtype(dt: np.dtype) -> np.dtype:
 def sum_array(x: np.ndarray, axes: tuple) -> np.ndarray:
     """Sum ``x`` over ``axes`` (sorted, non-empty) without keepdim, with the jitted kernels."""
     if x.dtype == np.float16:  # accumulate in float32, round once (Numba has no float16 math)
-        return sum_array(x.astype(np.float32), axes).astype(np.float16)
+        with np.errstate(over="ignore"):  # beyond float16's range the sum is inf, silently (as PyTorch)
+            return sum_array(x.astype(np.float32), axes).astype(np.float16)
     dt = _sum_dtype(x.dtype)
     if x.dtype != dt:
         x = x.astype(dt)
@@ -112,7 +113,7 @@ def _expand_grad(g: np.ndarray, shape, dtype, axes, keepdim) -> np.ndarray:
     broadcast view: every consumer's flat kernel would copy the view anyway, and
     ``np.broadcast_to`` alone costs microseconds on small tensors.  The exception is a large
     tensor's full reduction: one value everywhere, a FilledGrad (autograd/filled.py)."""
-    if g.size == 1 and dtype.kind == "f" and math.prod(shape) >= _ek.PARALLEL_THRESHOLD:
+    if g.size == 1 and dtype.itemsize >= 4 and dtype.kind == "f" and math.prod(shape) >= _ek.PARALLEL_THRESHOLD:
         return filled(g.reshape(())[()], shape, dtype)  # one value, written out only if needed
     out = np.empty(shape, dtype)
     if not keepdim and g.ndim:
