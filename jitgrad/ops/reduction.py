@@ -177,7 +177,8 @@ def mean(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Te
 
 def _mean_backward(node, grads):
     shape, dtype, axes, keepdim, count = node._ctx
-    g = np.asarray(grads[0] / dtype.type(count), dtype=dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the mean of nothing: inf/nan, silently (as PyTorch)
+        g = np.asarray(grads[0] / dtype.type(count), dtype=dtype)
     return (_expand_grad(g, shape, dtype, axes, keepdim),)
 
 
