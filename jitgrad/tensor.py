@@ -265,18 +265,23 @@ class Tensor:
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         """AccumulateGrad's body: run leaf hooks, then add ``g`` into ``.grad`` in place."""
+        from_engine = True  # g is still the array the engine's buffer list holds
         if self._hooks:
             g = _run_tensor_hooks(self._hooks, g)
+            from_engine = False  # a hook's result may be held by the hook's owner: never stolen
+        fresh = False
         if g.dtype != self._data.dtype:
-            g = g.astype(self._data.dtype)
+            g = g.astype(self._data.dtype, order="C")
+            fresh = True  # our own copy
         grad = self._grad
         if grad is None:
             # Steal the incoming array when nothing else can see it (as PyTorch's AccumulateGrad
             # does): it owns its memory, is writable and contiguous, and the only reference
             # besides ours is the engine's buffer list.  Otherwise copy: it may be shared with
             # another leaf, a hook's caller or the user, or be a read-only or broadcast view.
-            if (g.flags.c_contiguous and g.flags.writeable and g.shape == self._data.shape
-                    and _getrefcount(g) <= _UNSHARED_REFS and _owns_memory(g)):
+            if fresh or (from_engine and g.flags.c_contiguous and g.flags.writeable
+                         and g.shape == self._data.shape and _getrefcount(g) <= _UNSHARED_REFS
+                         and _owns_memory(g)):
                 self._grad = _wrap(g)
             else:
                 self._grad = _wrap(np.array(g, order="C"))

@@ -987,8 +987,10 @@ def test_grad_fn_holds_no_reference_to_its_output():
 def test_unshared_first_gradient_is_stolen_not_copied():
     x = jitgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
     seen = []
-    x.register_hook(lambda g: seen.append(weakref.ref(g._data)))
-    (x * 2).sum().backward()
+    y = x * 2
+    # the node's post hook sees the array MulBackward0 sends to x's AccumulateGrad
+    y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: seen.append(weakref.ref(grad_inputs[0]._data)))
+    y.sum().backward()
     assert seen[0]() is not None and x.grad._data is seen[0]()
     assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
@@ -1070,3 +1072,21 @@ def test_deferred_sums_reach_hooks_and_mixed_dtypes():
     y.register_hook(lambda g: seen.append((type(g._data), float(g[0]))))
     (y * 2.0 + y * 3.0 + y.double() * 4.0).sum().backward()  # float32, float32 and a cast
     assert seen == [(np.ndarray, 9.0)] and x.grad.dtype == jitgrad.float32 and np.all(x.grad.numpy() == 9.0)
+
+
+def test_gradient_replaced_by_a_hook_is_never_stolen():
+    # the hook returns a tensor its owner keeps: .grad must be a copy, not an alias of it
+    keep = jitgrad.tensor([7.0, 8.0])
+    x = jitgrad.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: keep)
+    (x * 2).sum().backward()
+    assert x.grad._data is not keep._data and not np.shares_memory(x.grad._data, keep._data)
+    x.grad.add_(1)
+    assert keep.tolist() == [7.0, 8.0] and x.grad.tolist() == [8.0, 9.0]
+
+
+def test_cast_gradient_is_the_leafs_own():
+    x = jitgrad.tensor([1.0, 2.0], dtype=jitgrad.float32, requires_grad=True)
+    (x.double() * 3).sum().backward()  # the float64 gradient is cast back to float32
+    assert x.grad.dtype == jitgrad.float32 and x.grad.tolist() == [3.0, 3.0]
+    assert x.grad._data.flags.c_contiguous and x.grad._data.flags.writeable
