@@ -313,8 +313,6 @@ def _total(parts):
 
 
 def _check_nan(node, out):
-    import numpy as np
-
     for i, g in enumerate(out):
         if g is not None and g.dtype.kind == "f" and np.isnan(g).any():
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")

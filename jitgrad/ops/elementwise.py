@@ -34,6 +34,12 @@ def _is_scalar(value) -> bool:
 
 
 # ============================================================================ binary template
+def _one_operand(node) -> bool:
+    """``x * x``: both operands are one tensor (and no node hook expects two gradients), so the
+    node may send one summed gradient.  The version records hold each operand's Tensor."""
+    return not node._hooked and node._versions[0][3] is node._versions[1][3]
+
+
 def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar, *,
             true_divide=False, save_inputs=True, save_result=False, graph=None, vjp_same=None,
             vjp_filled=None):
@@ -65,8 +71,7 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 ga = ga.astype(dtype_a)
             return (ga.reshape(shape_a), None)
         if shape_a == shape and shape_b == shape:  # no broadcasting: the common case
-            if (vjp_same is not None and need_a and need_b and not node._hooked
-                    and node._versions[0][3] is node._versions[1][3]):
+            if vjp_same is not None and need_a and need_b and _one_operand(node):
                 ga = vjp_same(g, a).reshape(shape)  # x * x: one tensor, one gradient to send
                 return (ga if ga.dtype == dtype_a else ga.astype(dtype_a), None)
             ga = vjp_a(g, a, b, y).reshape(shape) if need_a else None
@@ -299,7 +304,7 @@ def _mul_filled(node, c, a, b):
     shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
     if shape_b is None:
         return _filled_pair(node, c * need_b, None)  # (the scalar is kept in need_b's slot)
-    if need_a and need_b and not node._hooked and node._versions[0][3] is node._versions[1][3]:
+    if need_a and need_b and _one_operand(node):
         ga = _fill(k.mul_scalar_forward, a, c * 2).reshape(shape)  # x * x (2*c exact)
         return (ga if ga.dtype == dtype_a else ga.astype(dtype_a), None)
     ga = _fill(k.mul_scalar_forward, b, c).reshape(shape) if need_a else None
