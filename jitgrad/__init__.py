@@ -33,9 +33,9 @@ from .autograd import functional as _functional  # noqa: F401,E402  (jitgrad.aut
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .autograd.grad_mode import is_grad_enabled as _is_grad_enabled  # noqa: F401
 from .kernels import set_num_threads, get_num_threads  # noqa: F401
-from .kernels import _start_thread_pool
+from .kernels import _install_lazy_pool
 
-_start_thread_pool()  # ~2 ms; see its docstring (OpenMP spin-wait vs the BLAS threads)
+_install_lazy_pool()  # starts no thread: the pool starts at the first parallel kernel (see kernels/__init__)
 from . import _allocator
 
 _allocator.tune()  # keep freed large buffers mapped: no page faults per iteration (see its docstring)

@@ -70,10 +70,15 @@ def from_numpy_dtype(np_dtype) -> dtype:
     try:
         return _FROM_NP[np.dtype(np_dtype)]
     except KeyError:
-        raise TypeError(
-            f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).name}. The only supported types are: "
-            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
-        ) from None
+        pass
+    np_dtype = np.dtype(np_dtype)
+    if np_dtype.byteorder not in "=|" and np_dtype.newbyteorder("=") in _FROM_NP:  # e.g. '>f4'
+        raise ValueError("given numpy array has byte order different from the native byte order. "
+                         "Conversion between byte orders is currently not supported.")
+    # jitgrad has no complex, uint16/32/64, object, string or datetime dtypes
+    raise TypeError(
+        f"can't convert np.ndarray of type numpy.{np_dtype.type.__name__}. The only supported types are: "
+        "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
 
 
 def to_numpy_dtype(d) -> np.dtype:

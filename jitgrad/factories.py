@@ -1,12 +1,62 @@
 """Tensor factories with PyTorch's signatures: tensor, zeros, ones, arange, rand, ..."""
+import math
 import numbers
+import warnings
 
 import numpy as np
 
 from . import _dtype, _random
+from .ops.elementwise import fill_scalar  # (jitgrad imports its ops before this module)
 from .tensor import Tensor, _wrap
 
 _sentinel = object()
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _complex_error(value) -> TypeError:
+    return TypeError(f"complex values are not supported: jitgrad has no complex dtype (got {value!r})")
+
+
+def _allocation_error(exc: Exception, shape, itemsize: int) -> Exception:
+    """PyTorch's allocator error for a NumPy allocation that failed (too large for memory, or a
+    byte count past int64); any other exception is returned unchanged, to be re-raised."""
+    nbytes = math.prod(shape) * itemsize
+    if nbytes > _INT64_MAX:
+        return RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
+    if isinstance(exc, MemoryError) or "too big" in str(exc):
+        return RuntimeError(f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                            f"memory: you tried to allocate {nbytes} bytes. Error code 12 (Cannot allocate memory)")
+    return exc
+
+
+def _allocate(make, shape, dt: np.dtype) -> np.ndarray:
+    """``make()``, an allocation of ``shape``/``dt`` elements, with PyTorch's errors when it cannot be done."""
+    try:
+        return make()
+    except (MemoryError, ValueError) as e:
+        raise _allocation_error(e, shape, dt.itemsize) from None
+
+
+def _fits(value, dt: np.dtype) -> bool:
+    """PyTorch's ``overflows`` check for storing a Python number in integer dtype ``dt``
+    (unsigned types accept negatives down to -max, which wrap; a NaN fits nothing)."""
+    lo, hi = _RANGE[dt]
+    return lo <= value <= hi  # (a NaN compares False)
+
+
+_RANGE = {np.dtype(t): ((-int(np.iinfo(t).max) if np.dtype(t).kind == "u" else int(np.iinfo(t).min)),
+                        int(np.iinfo(t).max)) for t in (np.int8, np.int16, np.int32, np.int64, np.uint8)}
+
+
+def _conversion_error(dt: np.dtype) -> RuntimeError:
+    return RuntimeError(f"value cannot be converted to type {dt.name} without overflow")
+
+
+def _fill_value(value, dt: np.dtype):
+    """A fill value checked for ``dt`` as PyTorch's full() does (``fill_scalar``: overflow is an
+    error, so is a complex value with an imaginary part; a negative value for an unsigned type
+    wraps)."""
+    return fill_scalar(dt, value)
 
 
 def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
@@ -28,36 +78,45 @@ def _np_dtype(dtype, default=None, who="tensor"):
     return dtype.np
 
 
-def _size(size) -> tuple:
+def _size(size, who="empty") -> tuple:
     """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))``."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     out = []
-    for s in size:
+    for i, s in enumerate(size):
         if isinstance(s, Tensor):
             s = int(s.item())
         if not isinstance(s, (int, np.integer)):
             raise TypeError(f"size must be tuple of ints, but got {type(s).__name__}")
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        if not _INT64_MIN <= s <= _INT64_MAX:
+            raise TypeError(f"{who}(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                            '"Overflow when unpacking long long"')
         out.append(int(s))
+    for s in out:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {out}")
     return tuple(out)
 
 
-def _infer(data):
-    """NumPy array for nested Python data with PyTorch's dtype inference and ragged check."""
+def _infer(data, target=None):
+    """NumPy array for nested Python data with PyTorch's dtype inference and ragged check.
+
+    ``target`` (a NumPy dtype or None) is the requested dtype: Python numbers are checked against
+    it as PyTorch does (no integer past int64, no value that overflows an integer target)."""
     if isinstance(data, Tensor):
         return data._data.copy()
     if isinstance(data, np.ndarray):
         return data.copy()
-    if isinstance(data, np.generic):
-        return np.array(data)
-    if isinstance(data, (bool, np.bool_)):
-        return np.array(data, dtype=np.bool_)
-    if isinstance(data, numbers.Integral):
-        return np.array(data, dtype=np.int64)
-    if isinstance(data, numbers.Real):
-        return np.array(data, dtype=_dtype.get_default_dtype().np)
+    if isinstance(data, (numbers.Number, np.generic)) and not isinstance(data, (str, bytes)):
+        flat = [data.item() if isinstance(data, np.generic) and data.dtype.kind in "biufc" else data]
+        _check_numbers(flat, target)
+        if isinstance(data, np.generic):
+            return np.array(data)
+        if isinstance(data, bool):
+            return np.array(data, dtype=np.bool_)
+        if isinstance(data, int):
+            return np.array(data, dtype=np.int64 if _INT64_MIN <= data <= _INT64_MAX else np.float64)
+        return _python_floats(np.array(data, dtype=np.float64), target)
     if isinstance(data, str):
         raise TypeError("new(): invalid data type 'str'")
     if not isinstance(data, (list, tuple)):
@@ -66,20 +125,61 @@ def _infer(data):
     flat = []
     _flatten(data, flat)
     for v in flat:
-        if isinstance(v, str):
-            raise TypeError("new(): invalid data type 'str'")
+        if isinstance(v, str):  # PyTorch reads a leading string as one more dimension
+            raise ValueError("too many dimensions 'str'") if v is flat[0] else TypeError("new(): invalid data type 'str'")
         if not isinstance(v, (numbers.Number, np.generic)):
             raise RuntimeError(f"Could not infer dtype of {type(v).__name__}")
-    kinds = {("b" if isinstance(v, (bool, np.bool_)) else "i" if isinstance(v, numbers.Integral) else "f") for v in flat}
-    arr = np.array(data)
-    if "f" in kinds:
-        # Python floats go to the default dtype; float64 NumPy scalars inside lists do too
-        return arr.astype(_dtype.get_default_dtype().np)
+    kinds, big = _check_numbers(flat, target)
+    # (an integer past int64 reaches here only with a float/bool target: build it in float64)
+    arr = np.array(data, dtype=np.float64) if big else np.array(data)
+    if "f" in kinds:  # float64 NumPy scalars inside lists count as Python floats
+        return _python_floats(arr, target)
     if "i" in kinds:
-        return arr.astype(np.int64)
+        return arr if big else arr.astype(np.int64)
     if kinds == {"b"}:
         return arr.astype(np.bool_)
     return arr.astype(_dtype.get_default_dtype().np)  # empty list
+
+
+def _python_floats(arr: np.ndarray, target) -> np.ndarray:
+    """Python floats (built in float64): kept in float64 for a requested dtype, which the caller
+    casts to once (a detour through float32 would round ``tensor(1.1, dtype=torch.float64)``);
+    otherwise in the default dtype, where a value past float32's range becomes inf, silently, as
+    in PyTorch."""
+    if target is not None:
+        return arr
+    with np.errstate(over="ignore"):
+        return arr.astype(_dtype.get_default_dtype().np)
+
+
+def _check_numbers(flat, target):
+    """The kinds ('b', 'i', 'f') of the Python numbers in ``flat`` and whether an integer is past
+    int64, raising PyTorch's errors: complex values (no complex dtype here), integers past int64
+    when the dtype (given, or inferred from the data) is not floating/bool, and values that
+    overflow a given integer/float target."""
+    kinds = set()
+    big = False
+    for v in flat:
+        if isinstance(v, (bool, np.bool_)):
+            kinds.add("b")
+        elif isinstance(v, numbers.Integral):
+            kinds.add("i")
+            if not _INT64_MIN <= v <= _INT64_MAX:
+                big = True
+        elif isinstance(v, numbers.Real):
+            kinds.add("f")
+        elif isinstance(v, (complex, np.complexfloating)):
+            raise _complex_error(v)
+        else:  # a NumPy datetime64 / void scalar: PyTorch's TypeError for an unsupported NumPy type
+            _dtype.from_numpy_dtype(v.dtype)
+            raise RuntimeError(f"Could not infer dtype of {type(v).__name__}")
+    if big and (target.kind in "iu" if target is not None else "f" not in kinds):
+        raise ValueError("Overflow when unpacking long long")
+    if target is not None and target.kind in "iu":  # (a float target takes any float: 1e300 -> inf)
+        for v in flat:
+            if not _fits(v, target):
+                raise _conversion_error(target)
+    return kinds, big
 
 
 def _check_ragged(seq, dim):
@@ -110,13 +210,18 @@ def _flatten(seq, out):
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (nested lists, numbers, arrays or tensors)."""
+    target = None if dtype is None else _dtype.to_numpy_dtype(dtype)
     if isinstance(data, list) and any(isinstance(x, Tensor) for x in data):
         data = [x._data if isinstance(x, Tensor) else x for x in data]
         arr = np.array(data)
     else:
-        arr = _infer(data)
-    if dtype is not None:
-        arr = arr.astype(_dtype.to_numpy_dtype(dtype))
+        arr = _infer(data, target)
+    if target is not None:
+        if arr.dtype.kind == "i" and target.kind == "u":  # negatives wrap (PyTorch); NumPy's cast does too
+            arr = arr.astype(target)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):  # range already checked for Python numbers
+                arr = arr.astype(target)
     elif arr.dtype not in _dtype._FROM_NP:
         arr = arr.astype(_dtype.from_numpy_dtype(arr.dtype).np)
     if requires_grad and arr.dtype.kind != "f":
@@ -131,8 +236,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or _dtype.to_numpy_dtype(dtype) == data.dtype):
-        _dtype.from_numpy_dtype(data.dtype)
-        return _wrap(data)
+        return _wrap(_shareable(data))
     return tensor(data, dtype=dtype)
 
 
@@ -143,39 +247,84 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``ndarray`` (zero-copy; changes show in both)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    _dtype.from_numpy_dtype(ndarray.dtype)
-    return _wrap(ndarray)
+    return _wrap(_shareable(ndarray))
 
 
-def _filled(size, value, dtype, requires_grad, default=None, who="full"):
-    arr = np.full(_size(size), value, dtype=_np_dtype(dtype, default, who))
-    return _finish(arr, requires_grad)
+def _shareable(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself for a zero-copy tensor, or PyTorch's error for a dtype jitgrad lacks.  A
+    read-only array is copied (with a warning, where PyTorch warns of undefined behaviour): jitgrad's
+    in-place kernels write into a tensor's array, and Numba refuses read-only arrays."""
+    _dtype.from_numpy_dtype(arr.dtype)
+    if not arr.flags.writeable:
+        warnings.warn("The given NumPy array is not writable, and jitgrad does not support non-writable tensors: "
+                      "the tensor holds a copy of it, so later changes to the array's memory will not show in it.",
+                      UserWarning, stacklevel=3)
+        return arr.copy()
+    return arr
+
+
+def _out_dtype(dtype, out, who):
+    """A factory's dtype with ``out=``: out's own, or PyTorch's error when ``dtype`` names another."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{who}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if dtype is not None and _np_dtype(dtype, who=who) != out._data.dtype:
+        raise RuntimeError(f"dtype {dtype._legacy[:-6]} does not match dtype of out parameter "
+                           f"({out.dtype._legacy[:-6]})")
+    return out.dtype
+
+
+def _into(t: Tensor, out, who) -> Tensor:
+    """The factory's result, or ``out`` holding it (resized to fit, as PyTorch's factories do)."""
+    if out is None:
+        return t
+    from .ops.registry import write_out
+
+    return write_out(who, t._data, out, warn_resize=False)
+
+
+def _filled(size, value, dtype, requires_grad, default=None, who="full", out=None):
+    if out is not None:
+        dtype = _out_dtype(dtype, out, who)
+    shape = _size(size, who)
+    dt = _np_dtype(dtype, default, who)
+    if who == "full":  # zeros/ones fill with 0/1, which fit every dtype
+        value = _fill_value(value, dt)
+    if who == "zeros":  # calloc'd: a large buffer is not written (nor paged in) until used
+        arr = _allocate(lambda: np.zeros(shape, dtype=dt), shape, dt)
+    else:
+        arr = _allocate(lambda: np.full(shape, value, dtype=dt), shape, dt)
+    return _into(_finish(arr, requires_grad), out, who)
 
 
 def zeros(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of zeros."""
-    return _filled(size_args if size is None else (size,), 0, dtype, requires_grad, who="zeros")
+    return _filled(size_args if size is None else (size,), 0, dtype, requires_grad, who="zeros", out=out)
 
 
 def ones(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of ones."""
-    return _filled(size_args if size is None else (size,), 1, dtype, requires_grad, who="ones")
+    return _filled(size_args if size is None else (size,), 1, dtype, requires_grad, who="ones", out=out)
 
 
 def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None) -> Tensor:
     """An uninitialised tensor."""
-    return _finish(np.empty(_size(size_args if size is None else (size,)), dtype=_np_dtype(dtype)), requires_grad)
+    if out is not None:
+        dtype = _out_dtype(dtype, out, "empty")
+    shape, dt = _size(size_args if size is None else (size,), "empty"), _np_dtype(dtype, who="empty")
+    return _into(_finish(_allocate(lambda: np.empty(shape, dtype=dt), shape, dt), requires_grad), out, "empty")
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype inferred from the value, as PyTorch does)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    if isinstance(fill_value, (complex, np.complexfloating)) and dtype is None and out is None:
+        raise _complex_error(fill_value)  # PyTorch would make a complex tensor: jitgrad has no complex dtype
     if not isinstance(fill_value, (numbers.Number, np.number, np.bool_)):
         raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
-    if dtype is None:
+    if dtype is None and out is None:
         dtype = _dtype.from_numpy_dtype(_dtype.scalar_dtype(fill_value))
-    return _filled((size,) if isinstance(size, (list, tuple)) else (size,), fill_value, dtype, requires_grad)
+    return _filled((size,) if isinstance(size, (list, tuple)) else (size,), fill_value, dtype, requires_grad, out=out)
 
 
 def _like(input: Tensor, dtype):
@@ -199,7 +348,9 @@ def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, m
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     shape, dt = _like(input, dtype)
-    return _finish(np.full(shape, fill_value, dt), requires_grad)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _finish(np.full(shape, _fill_value(fill_value, dt), dt), requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
@@ -209,33 +360,44 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if out is not None:
+        dtype = _out_dtype(dtype, out, "arange")
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in vals)
         dt = np.dtype(np.int64) if is_int else _dtype.get_default_dtype().np
     else:
         dt = _dtype.to_numpy_dtype(dtype)
     s, e, st = vals
-    n = int(np.ceil((e - s) / st))
+    if not all(math.isfinite(v) for v in vals):
+        raise RuntimeError(f"unsupported range: {s:g} -> {e:g}")
+    n = math.ceil((e - s) / st)
     if n < 0:
         raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     # computed in float64 (or int64) then cast, like PyTorch's start + i * step
-    arr = (np.arange(n, dtype=np.float64 if dt.kind == "f" else np.int64) * st + s).astype(dt)
-    return _finish(arr, requires_grad)
+    work = np.float64 if dt.kind == "f" else np.int64
+    arr = _allocate(lambda: (np.arange(n, dtype=work) * st + s).astype(dt), (n,), np.dtype(work))
+    return _into(_finish(arr, requires_grad), out, "arange")
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if out is not None:
+        dtype = _out_dtype(dtype, out, "linspace")
     dt = _np_dtype(dtype)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     # PyTorch fills the first half forwards from start and the second half backwards from end
     if steps == 1:
-        return _finish(np.array([start], dtype=dt), requires_grad)
-    i = np.arange(steps, dtype=np.float64)
+        return _into(_finish(np.array([start], dtype=dt), requires_grad), out, "linspace")
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     half = steps // 2
-    arr = np.where(i < half, start + step * i, end - step * (steps - 1 - i)).astype(dt)
-    return _finish(arr, requires_grad)
+
+    def fill():
+        i = np.arange(steps, dtype=np.float64)
+        return np.where(i < half, start + step * i, end - step * (steps - 1 - i)).astype(dt)
+
+    arr = _allocate(fill, (steps,), dt)
+    return _into(_finish(arr, requires_grad), out, "linspace")
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False) -> Tensor:
@@ -249,7 +411,11 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) ->
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
-    return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), requires_grad)
+    if out is not None:
+        dtype = _out_dtype(dtype, out, "eye")
+    m = n if m is None else m
+    dt = _np_dtype(dtype)
+    return _into(_finish(_allocate(lambda: np.eye(n, m, dtype=dt), (n, m), dt), requires_grad), out, "eye")
 
 
 # ------------------------------------------------------------------------- random (PyTorch's CPU streams)
@@ -275,22 +441,27 @@ def set_rng_state(new_state) -> None:
     _random.set_rng_state(new_state._data if isinstance(new_state, Tensor) else new_state)
 
 
-def _float_rand(fn, size, dtype, requires_grad, generator):
+def _float_rand(fn, size, dtype, requires_grad, generator, out=None):
+    who = fn.__name__
+    if out is not None:
+        dtype = _out_dtype(dtype, out, who)
     dt = _np_dtype(dtype)
     if dt.kind != "f":
         name = _dtype.from_numpy_dtype(dt)._legacy[:-6]
-        raise RuntimeError(f'"{fn.__name__}" not implemented for \'{name}\'')
-    return _finish(fn(_size(size), dt, generator=generator), requires_grad)
+        raise RuntimeError(f'"{who}" not implemented for \'{name}\'')
+    shape = _size(size, who)
+    arr = _allocate(lambda: fn(shape, dt, generator=generator), shape, dt)
+    return _into(_finish(arr, requires_grad), out, who)
 
 
 def rand(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """Uniform samples in [0, 1)."""
-    return _float_rand(_random.rand, size_args if size is None else (size,), dtype, requires_grad, generator)
+    return _float_rand(_random.rand, size_args if size is None else (size,), dtype, requires_grad, generator, out)
 
 
 def randn(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """Standard normal samples."""
-    return _float_rand(_random.randn, size_args if size is None else (size,), dtype, requires_grad, generator)
+    return _float_rand(_random.randn, size_args if size is None else (size,), dtype, requires_grad, generator, out)
 
 
 def randint(low=0, high=_sentinel, size=_sentinel, *, generator=None, dtype=None, device=None,
@@ -301,13 +472,17 @@ def randint(low=0, high=_sentinel, size=_sentinel, *, generator=None, dtype=None
     if high is _sentinel:
         raise TypeError("randint() missing required argument 'size'")
     dt = _np_dtype(dtype, np.dtype(np.int64))
-    return _finish(_random.randint(int(low), int(high), _size((size,) if isinstance(size, int) else (tuple(size),)),
-                                   dt, generator=generator), requires_grad)
+    shape = _size((size,) if isinstance(size, int) else (tuple(size),), "randint")
+    arr = _allocate(lambda: _random.randint(int(low), int(high), shape, dt, generator=generator), shape, np.dtype(np.int64))
+    return _finish(arr, requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
-    return _finish(_random.randperm(n, _np_dtype(dtype, np.dtype(np.int64)), generator=generator), requires_grad)
+    (n,) = _size((n,), "randperm")
+    dt = _np_dtype(dtype, np.dtype(np.int64))
+    arr = _allocate(lambda: _random.randperm(n, dt, generator=generator), (n,), np.dtype(np.int64))
+    return _finish(arr, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, memory_format=None) -> Tensor:
@@ -326,25 +501,28 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, requires_grad=F
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False) -> Tensor:
     """Normal samples with the given mean and std (scalar parameters)."""
-    out = np.empty(_size((size,) if isinstance(size, int) else (tuple(size),)), _np_dtype(dtype))
+    shape, dt = _size((size,) if isinstance(size, int) else (tuple(size),), "normal"), _np_dtype(dtype)
+    out = _allocate(lambda: np.empty(shape, dt), shape, dt)
     _random.normal_(out, float(mean), float(std), generator=generator)
     return _finish(out, requires_grad)
 
 
 def _uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
-    from .ops.inplace import check_inplace
+    from .ops.inplace import check_inplace, writable
 
+    dst = writable(self._data)  # an expanded tensor: PyTorch's overlap error, not NumPy's read-only one
     check_inplace(self)
-    _random.uniform_(self._data, from_, to, generator=generator)
+    _random.uniform_(dst, from_, to, generator=generator)
     self._vc[0] += 1
     return self
 
 
 def _normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
-    from .ops.inplace import check_inplace
+    from .ops.inplace import check_inplace, writable
 
+    dst = writable(self._data)  # an expanded tensor: PyTorch's overlap error, not NumPy's read-only one
     check_inplace(self)
-    _random.normal_(self._data, mean, std, generator=generator)
+    _random.normal_(dst, mean, std, generator=generator)
     self._vc[0] += 1
     return self
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _dtype
 from .ops import reduction
-from .ops.registry import OPS
+from .ops.registry import OPS, call_with_out
 from .tensor import Tensor, _wrap_dim
 
 __all__ = ["vector_norm", "matrix_norm", "norm"]
@@ -52,6 +52,8 @@ def _dims(dim) -> tuple:
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
     """The vector ``ord``-norm of ``x`` over ``dim`` (all elements by default)."""
+    if out is not None:
+        return call_with_out("linalg_vector_norm", vector_norm, True, (x, ord, dim, keepdim), {"dtype": dtype}, out)
     if isinstance(ord, (str, bool)) or not isinstance(ord, numbers.Number):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not {type(ord).__name__}")
     _check_float(x, "linalg.vector_norm")
@@ -62,6 +64,8 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
     """The matrix norm of ``A`` over the two dims ``dim``: 'fro', 'nuc', 1, -1, inf, -inf, 2, -2."""
+    if out is not None:  # (PyTorch records this composite's out= in the graph; jitgrad refuses grad)
+        return call_with_out("linalg_matrix_norm", matrix_norm, True, (A, ord, dim, keepdim), {"dtype": dtype}, out)
     if isinstance(ord, str):
         if ord not in ("fro", "nuc"):
             raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
@@ -90,6 +94,8 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     if not keepdim and d0 < d1:
         d1 -= 1
     sums = reduction.norm(A, 1.0, (d0,), keepdim, dtype)
+    if ord > 0 and sums._data.shape[d1] == 0:  # the max of no (non-negative) sums: 0, as PyTorch gives
+        return reduction.sum(sums, (d1,), keepdim)
     reduce_op = OPS.get("amax" if ord > 0 else "amin")
     if reduce_op is not None:
         return reduce_op.function(sums, d1, keepdim)
@@ -101,6 +107,8 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
 def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
     """A vector norm (``dim`` an int, or a 1-D input) or a matrix norm (``dim`` a 2-tuple, or a
     2-D input); without ``ord`` and ``dim``, the 2-norm of all elements."""
+    if out is not None:  # (PyTorch records this composite's out= in the graph; jitgrad refuses grad)
+        return call_with_out("linalg_norm", norm, True, (A, ord, dim, keepdim), {"dtype": dtype}, out)
     dims = _dims(dim)
     if dims is not None:
         if len(dims) not in (1, 2):

@@ -12,12 +12,17 @@ A file is a ZIP archive (stored, not compressed) holding
 No pickle anywhere: loading a file can only build tensors, Python scalars, strings, bytes and
 lists / tuples / dicts (``OrderedDict`` too, with a state dict's ``_metadata``).  ZIP's CRC-32
 checks, the magic entry and strict validation of the JSON make a truncated, corrupt or foreign
-file fail with a clear ``RuntimeError`` instead of loading garbage.
+file fail with a clear ``RuntimeError`` instead of loading garbage.  Nothing in a file can make
+``load`` allocate more than the data it really holds: each entry's declared size is checked (against
+its compressed size and a budget of the machine's memory) before it is read, and each ``.npy``
+header must describe exactly the bytes that follow it.
 """
 import io
 import json
 import math
 import os
+import struct
+import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -34,6 +39,17 @@ _DATA_ENTRY = "jitgrad/data.json"
 _TENSOR_DIR = "jitgrad/tensors/"
 _ALLOWED_DTYPES = {np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16,
                                          np.float32, np.float64)}
+_DEFLATE_MAX_RATIO = 1032  # the most a DEFLATE stream can expand; a larger declared size is a lie
+_MAX_LOAD_BYTES = None  # the total bytes one load may decompress; None: the machine's physical memory
+
+
+def _load_budget() -> int:
+    if _MAX_LOAD_BYTES is not None:
+        return _MAX_LOAD_BYTES
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): a fixed 64 GiB
+        return 64 << 30
 
 
 def _c_order(a: np.ndarray) -> np.ndarray:
@@ -155,13 +171,22 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     if map_location is not None and str(map_location).split(":")[0] != "cpu" and not callable(map_location):
         raise RuntimeError(f"jitgrad runs on the CPU only; got map_location={map_location!r}")
     name = os.fspath(f) if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<file object>")
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as fh:
+            return _read_checked(fh, name)
+    return _read_checked(f, name)
+
+
+def _read_checked(fh, name):
     try:
-        if isinstance(f, (str, os.PathLike)):
-            with open(f, "rb") as fh:
-                return _read(fh, name)
-        return _read(f, name)
+        return _read(fh, name)
     except _Corrupt as e:
         raise RuntimeError(f"jitgrad.load: {name!s} is corrupt or truncated: {e}") from None
+    except (zlib.error, struct.error, EOFError, KeyError, IndexError, ValueError, TypeError, OverflowError,
+            NotImplementedError, UnicodeError) as e:
+        # a damaged archive can still trip the zip reader somewhere the checks above do not cover:
+        # report it like any other corruption, never as a low-level error
+        raise RuntimeError(f"jitgrad.load: {name!s} is corrupt or truncated: {type(e).__name__}: {e}") from None
 
 
 def _read(fh, name):
@@ -185,7 +210,7 @@ def _read(fh, name):
                 n.endswith("data.pkl") for n in names) else ""
             raise RuntimeError(f"jitgrad.load: {name!s} is not a jitgrad file (wrong magic: no "
                                f"'{_FORMAT_ENTRY}' entry){hint}")
-        magic = _read_entry(zf, _FORMAT_ENTRY)
+        magic = _read_entry(zf, _FORMAT_ENTRY, [64])
         if not magic.startswith(MAGIC):
             raise RuntimeError(f"jitgrad.load: {name!s} is not a jitgrad file (wrong magic {magic[:16]!r})")
         try:
@@ -197,33 +222,53 @@ def _read(fh, name):
                                f"version {FORMAT_VERSION}")
         if _DATA_ENTRY not in names:
             raise _Corrupt(f"the '{_DATA_ENTRY}' entry is missing")
+        budget = [_load_budget()]
         try:
-            doc = json.loads(_read_entry(zf, _DATA_ENTRY).decode("utf-8"))
+            doc = json.loads(_read_entry(zf, _DATA_ENTRY, budget).decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise _Corrupt(f"the object structure is not valid JSON ({e})") from None
         if not isinstance(doc, dict) or "object" not in doc:
             raise _Corrupt("the object structure has no root")
-        decoder = _Decoder(zf, names)
+        decoder = _Decoder(zf, names, budget)
         try:
             return decoder.decode(doc["object"])
         except RecursionError:
             raise _Corrupt("the object structure is nested too deeply") from None
 
 
-def _read_entry(zf, entry) -> bytes:
+def _read_entry(zf, entry, budget: list) -> bytes:
+    """The bytes of ``entry``, after checking the size it declares: consistent with its compressed
+    size, and within ``budget[0]``, the bytes this load may still decompress (then reduced)."""
     import zipfile
 
     try:
+        info = zf.getinfo(entry)
+        size, packed = info.file_size, info.compress_size
+        if info.compress_type == zipfile.ZIP_STORED:
+            if size != packed:
+                raise _Corrupt(f"'{entry}' declares {size} bytes but holds {packed}")
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            if size > _DEFLATE_MAX_RATIO * packed + 64:
+                raise _Corrupt(f"'{entry}' declares {size} bytes, more than its {packed} compressed bytes can hold")
+        else:  # jitgrad writes stored entries; bzip2/LZMA streams are not read (their expansion is unbounded)
+            raise _Corrupt(f"'{entry}' uses an unsupported compression method ({info.compress_type})")
+        if size > budget[0]:
+            raise _Corrupt(f"'{entry}' declares {size} bytes, more than this load may decompress "
+                           f"({budget[0]} bytes left of the limit)")
+        budget[0] -= size
         return zf.read(entry)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, NotImplementedError, zlib.error,
+            struct.error) as e:
         raise _Corrupt(f"cannot read '{entry}' ({e})") from None
 
 
 class _Decoder:
-    def __init__(self, zf, names):
+    def __init__(self, zf, names, budget):
         self.zf = zf
         self.names = names
+        self.budget = budget
         self.tensors = {}
+        self.arrays_read = set()  # each array entry is read once: references cannot multiply the data
 
     def decode(self, v):
         if v is None or isinstance(v, (bool, int, float, str)):
@@ -256,10 +301,15 @@ class _Decoder:
                 raise _Corrupt(f"unknown dtype {v['$dtype']!r:.40}")
             return d
         if "$size" in v:
-            return Size(int(s) for s in self._list(v["$size"]))
+            sizes = self._list(v["$size"])
+            if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
+                raise _Corrupt("bad torch.Size value")
+            return Size(sizes)
         if "$complex" in v:
-            re_, im = self._list(v["$complex"])
-            return complex(self.decode(re_), self.decode(im))
+            parts = [self.decode(x) for x in self._list(v["$complex"])]
+            if len(parts) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in parts):
+                raise _Corrupt("bad complex value")
+            return complex(*parts)
         if "$bytes" in v:
             try:
                 return bytes.fromhex(v["$bytes"])
@@ -293,18 +343,12 @@ class _Decoder:
         entry = f"{_TENSOR_DIR}{index}.npy"
         if entry not in self.names:
             raise _Corrupt(f"array {index} is missing")
-        raw = _read_entry(self.zf, entry)
-        try:
-            arr = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise _Corrupt(f"array {index} is unreadable ({e})") from None
-        if arr.dtype not in _ALLOWED_DTYPES:
-            raise _Corrupt(f"array {index} has unsupported dtype {arr.dtype}")
-        if not (arr.flags.c_contiguous and arr.flags.writeable):
-            arr = arr.copy(order="C")
-        return arr
+        if index in self.arrays_read:
+            raise _Corrupt(f"array {index} is referenced twice")
+        self.arrays_read.add(index)
+        return _parse_npy(_read_entry(self.zf, entry, self.budget), index)
 
-    def _tensor(self, v):
+    def _tensor(self, v):  # (a tensor saved twice is one entry, decoded once and shared)
         index = v["$tensor"]
         t = self.tensors.get(index) if isinstance(index, int) else None
         if t is None:
@@ -319,3 +363,32 @@ class _Decoder:
                 t._requires_grad = requires_grad
             self.tensors[index] = t
         return t
+
+
+def _parse_npy(raw: bytes, index) -> np.ndarray:
+    """The array in a ``.npy`` entry: the header is parsed and checked (an allowed dtype, a shape
+    whose byte count is exactly what follows the header) before anything is allocated, so a header
+    declaring more than the file holds is refused, never allocated."""
+    fmt = np.lib.format
+    f = io.BytesIO(raw)
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, SyntaxError, TypeError, OverflowError, MemoryError, UnicodeError, struct.error) as e:
+        raise _Corrupt(f"array {index} is unreadable ({e})") from None
+    if dtype not in _ALLOWED_DTYPES:
+        raise _Corrupt(f"array {index} is unreadable (unsupported dtype {dtype})")
+    if any(d < 0 for d in shape):
+        raise _Corrupt(f"array {index} is unreadable (negative dimension in {shape})")
+    count = math.prod(shape)
+    held = len(raw) - f.tell()
+    if count * dtype.itemsize != held:
+        raise _Corrupt(f"array {index} is unreadable (its header declares {count * dtype.itemsize} bytes of data, "
+                       f"the entry holds {held})")
+    arr = np.frombuffer(raw, dtype, count, f.tell()).reshape(shape, order="F" if fortran else "C")
+    return arr.copy(order="C")  # writable and C-contiguous (raw bytes are read-only)

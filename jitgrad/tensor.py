@@ -2,6 +2,7 @@
 the op declarations in ``jitgrad.ops`` (one source of truth per op); this module holds the
 storage, the autograd attributes and the methods that are not ops."""
 import sys
+import threading
 
 import numpy as np
 
@@ -193,11 +194,22 @@ class Tensor:
     def grad(self, value):
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
-            if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {_tp_name(value)}")
+            if value is self:
+                raise RuntimeError("can't assign Variable as its own grad")
             if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{_TYPE_META_NAMES[value._data.dtype]}' to a tensor "
+                    f"with grad_dtype '{_scalar_type_name(self._data.dtype)}'. The gradient must match the tensor's "
+                    "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with "
+                    "a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes "
+                    "of a tensor and its gradient may break downstream systems that assume they match."
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value._data.shape)}' to a tensor of size "
+                    f"'{list(self._data.shape)}'. Please ensure that the gradient and the tensor are the same size"
+                )
         self._grad = value
 
     @property
@@ -219,7 +231,13 @@ class Tensor:
 
     @data.setter
     def data(self, value):
-        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        # PyTorch's checks: only a tensor (any size or dtype), and a float one while grad is required.
+        # (A new size is allowed; the optimizers and AccumulateGrad check the shapes they combine.)
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {_tp_name(value)}")
+        if self._requires_grad and value._data.dtype.kind != "f":
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
+        self._data = value._data
 
     def detach(self) -> "Tensor":
         """A tensor sharing storage (and the version counter) that is not part of the graph."""
@@ -273,20 +291,38 @@ class Tensor:
         if g.dtype != self._data.dtype:
             g = g.astype(self._data.dtype, order="C")
             fresh = True  # our own copy
-        grad = self._grad
-        if grad is None:
-            # Steal the incoming array when nothing else can see it (as PyTorch's AccumulateGrad
-            # does): it owns its memory, is writable and contiguous, and the only reference
-            # besides ours is the engine's buffer list.  Otherwise copy: it may be shared with
-            # another leaf, a hook's caller or the user, or be a read-only or broadcast view.
-            if fresh or (from_engine and g.flags.c_contiguous and g.flags.writeable
-                         and g.shape == self._data.shape and _getrefcount(g) <= _UNSHARED_REFS
-                         and _owns_memory(g)):
-                self._grad = _wrap(g)
-            else:
-                self._grad = _wrap(np.array(g, order="C"))
-        else:
-            np.add(grad._data, g, out=grad._data)
+        # One lock around the read-modify-write of .grad: backward passes running in several
+        # threads into one leaf must not lose updates (np.add releases the GIL), as PyTorch
+        # serialises AccumulateGrad.  Uncontended, it costs about 0.1 us.
+        with _accumulate_lock:
+            grad = self._grad
+            if grad is None:
+                if g.shape != self._data.shape:
+                    # the leaf's .data was replaced by one of another shape after the graph was
+                    # recorded: its .grad must still match it (optimizers rely on that)
+                    err = inplace_broadcast_error(self._data.shape, g.shape)
+                    if err is not None:
+                        raise err
+                    g = np.array(np.broadcast_to(g, self._data.shape))
+                    fresh = True
+                # Steal the incoming array when nothing else can see it (as PyTorch's AccumulateGrad
+                # does): it owns its memory, is writable and contiguous, and the only reference
+                # besides ours is the engine's buffer list.  Otherwise copy: it may be shared with
+                # another leaf, a hook's caller or the user, or be a read-only or broadcast view.
+                if fresh or (from_engine and g.flags.c_contiguous and g.flags.writeable
+                             and g.shape == self._data.shape and _getrefcount(g) <= _UNSHARED_REFS
+                             and _owns_memory(g)):
+                    self._grad = _wrap(g)
+                else:
+                    self._grad = _wrap(np.array(g, order="C"))
+                return
+            acc = grad._data
+            try:
+                np.add(acc, g, out=acc)  # broadcasts g, as PyTorch's in-place add does
+            except (ValueError, TypeError):
+                # .grad (or its .data) was replaced by the user: another size or dtype, or read-only
+                _checked_grad_update(acc, g)  # raises PyTorch's error
+                raise
             grad._vc[0] += 1
 
     def _accumulate_grad_graph(self, g: "Tensor") -> None:
@@ -295,13 +331,18 @@ class Tensor:
             for hook in list(self._hooks):
                 res = hook(g)
                 if res is not None:
+                    _checked_hook_result(hook, g._data, res)
                     g = res
         if g._data.dtype != self._data.dtype:
             g = g.to(self.dtype)
-        if self._grad is None:
-            self._grad = g if g._requires_grad else _wrap(np.array(g._data, order="C"))
-        else:
-            self._grad = self._grad + g  # out of place, so the graph of the old .grad survives
+        with _accumulate_lock:
+            if self._grad is None:
+                self._grad = g if g._requires_grad else _wrap(np.array(g._data, order="C"))
+            else:
+                acc = self._grad._data
+                if acc.shape != g._data.shape:
+                    _checked_grad_update(acc, g._data)  # raises PyTorch's error if it cannot broadcast
+                self._grad = self._grad + g  # out of place, so the graph of the old .grad survives
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Compute the gradient of this tensor w.r.t. graph leaves and accumulate it in ``.grad``."""
@@ -484,8 +525,114 @@ def _run_tensor_hooks(hooks, g: np.ndarray) -> np.ndarray:
         with grad_mode.no_grad():
             res = hook(_wrap(g))
         if res is not None:
-            g = res._data if isinstance(res, Tensor) else np.asarray(res)
+            g = _checked_hook_result(hook, g, res)
     return g
+
+
+# ---------------------------------------------------------------------- gradient checks
+# Gradients reach kernels that trust their size (optimizers, in-place accumulation), so what a
+# hook returns and what is accumulated into a replaced ``.grad`` is checked here, with PyTorch's
+# errors.
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
+_accumulate_lock = threading.Lock()
+
+# c10 TypeMeta names, as PyTorch's ``.grad`` setter prints them
+_TYPE_META_NAMES = {np.dtype(k): v for k, v in (
+    (np.float16, "c10::Half"), (np.float32, "float"), (np.float64, "double"), (np.uint8, "unsigned char"),
+    (np.int8, "signed char"), (np.int16, "short int"), (np.int32, "int"), (np.int64, "long int"),
+    (np.bool_, "bool"))}
+
+
+def _tp_name(obj) -> str:
+    """The type name PyTorch's C++ code prints (CPython's ``tp_name``): ``int``, ``numpy.ndarray``, ``Tensor``."""
+    cls = type(obj)
+    if cls.__flags__ & _HEAPTYPE or cls.__module__ == "builtins":
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def _scalar_type_name(np_dtype) -> str:
+    """PyTorch's ScalarType name: ``Float``, ``Long``..."""
+    return _dtype._FROM_NP[np_dtype]._legacy[: -len("Tensor")]
+
+
+def _hook_name(hook) -> str:
+    name = getattr(hook, "__name__", None)
+    return name if isinstance(name, str) else "<unknown>"
+
+
+def _checked_hook_result(hook, original, res) -> np.ndarray:
+    """The array of ``res``, the value ``hook`` returned for the gradient ``original`` (an array or
+    None), with PyTorch's checks: a hook may not change a gradient's type or size."""
+    if original is None:
+        raise RuntimeError("can't replace a None gradient with a non-None value")
+    if not isinstance(res, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{_tp_name(res)}'")
+    r = res._data
+    if r.dtype != original.dtype:
+        was, got = _dtype._FROM_NP[original.dtype]._legacy, _dtype._FROM_NP[r.dtype]._legacy
+        raise RuntimeError(f"hook '{_hook_name(hook)}' has changed the type of value (was torch.{was} got torch.{got})")
+    if r.shape != original.shape:
+        raise RuntimeError(f"hook '{_hook_name(hook)}' has changed the size of value")
+    return r
+
+
+def _checked_hook_results(hook, originals, res) -> tuple:
+    """``res``, what a node pre- or post-hook returned for the gradients ``originals`` (a tuple of
+    Tensors or None), checked as PyTorch does: a tuple of as many values, each None or a Tensor of
+    the gradient's type and size (None where the gradient is None)."""
+    if not isinstance(res, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{_tp_name(res)}'")
+    if len(res) != len(originals):
+        raise RuntimeError(
+            f"hook '{_hook_name(hook)}' has returned an incorrect number of values "
+            f"(got {len(res)}, but expected {len(originals)})"
+        )
+    for o, r in zip(originals, res):
+        if r is not None:
+            _checked_hook_result(hook, None if o is None else o._data, r)
+    return res
+
+
+def _checked_grad_update(acc: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``g`` if ``acc += g`` is valid for a ``.grad`` the user replaced (or whose ``.data`` was set),
+    else PyTorch's error: ``g`` must broadcast to ``acc``'s shape and cast to its dtype, and ``acc``
+    must be writable without two elements sharing memory (an ``expand``)."""
+    if acc.shape != g.shape:
+        err = inplace_broadcast_error(acc.shape, g.shape)
+        if err is not None:
+            raise err
+    if not np.can_cast(g.dtype, acc.dtype, casting="same_kind"):
+        raise RuntimeError(
+            f"result type {_scalar_type_name(g.dtype)} can't be cast to the desired output type "
+            f"{_scalar_type_name(acc.dtype)}"
+        )
+    if not acc.flags.writeable:
+        raise unwritable_error(acc)
+    return g
+
+
+def unwritable_error(a: np.ndarray) -> RuntimeError:
+    """The error for an in-place update of the read-only array ``a``: PyTorch's when ``a`` is an
+    ``expand`` (elements sharing memory), else jitgrad's (a read-only NumPy array)."""
+    if any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)):
+        return RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a single "
+            "memory location. Please clone() the tensor before performing the operation."
+        )
+    return RuntimeError("jitgrad: cannot update a tensor in place whose NumPy storage is read-only; clone() it first")
+
+
+def inplace_broadcast_error(out_shape, other_shape):
+    """PyTorch's error for ``out op= other`` when ``other`` does not broadcast to ``out``'s shape, else None."""
+    try:
+        shape = np.broadcast_shapes(tuple(out_shape), tuple(other_shape))
+    except ValueError:
+        return errors.broadcast_error(out_shape, other_shape)
+    if shape != tuple(out_shape):
+        return RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast shape {list(shape)}")
+    return None
 
 
 def edge(t: Tensor):

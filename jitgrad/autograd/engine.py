@@ -100,15 +100,18 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
         grads = pop(node)
         if deferred:
             grads = _resolve(grads)
+        backward = node._backward
         if node._hooked:
             grads = _pre(node, grads)
+            if _no_grads(grads):
+                backward = _passes_none(node)
         saved = node._saved
         if saved is not None:
             if saved is _FREED:
                 raise RuntimeError(errors.BACKWARD_TWICE)
             if node._versions:
                 node._check_versions()
-        out = node._backward(grads)
+        out = backward(grads)
         if node._hooked and node._post_hooks:
             out = _call_post_hooks(node, out, grads)
         if saved is not None and not retain_graph:
@@ -151,14 +154,17 @@ def _run_capturing(buffers, heap, retain_graph, capture):
                     captured[(node, i)] = g
             if node.__class__ is AccumulateGrad:
                 continue
+        backward = node._backward
         if node._hooked:
             grads = _pre(node, grads)
+            if _no_grads(grads):
+                backward = _passes_none(node)
         saved = node._saved
         if saved is _FREED:
             raise RuntimeError(errors.BACKWARD_TWICE)
         if node._versions:
             node._check_versions()
-        out = node._backward(grads)
+        out = backward(grads)
         if node._hooked and node._post_hooks:
             out = _call_post_hooks(node, out, grads)
         if check_nan:
@@ -193,14 +199,16 @@ def run_backward_graph(roots, root_grads, retain_graph: bool, capture=None):
                 if captured is None:
                     node.variable._accumulate_grad_graph(grads[0])
                 continue
+            double_backward = node._double_backward
             if node._hooked:
                 grads = _pre_graph(node, grads)
+                if _no_grads(grads):
+                    double_backward = _passes_none(node)
             saved = node._saved
             if saved is _FREED:
                 raise RuntimeError(errors.BACKWARD_TWICE)
             if node._versions:
                 node._check_versions()
-            double_backward = node._double_backward
             if double_backward is None:
                 raise RuntimeError(
                     f"jitgrad: create_graph=True (higher-order gradients) is not implemented for "
@@ -218,6 +226,8 @@ def run_backward_graph(roots, root_grads, retain_graph: bool, capture=None):
 
 
 def _pre_graph(node, grads):
+    from ..tensor import _checked_hook_result, _checked_hook_results
+
     grads = list(grads)
     if node._tensor_hooks:
         for nr, hooks in node._tensor_hooks.items():
@@ -225,6 +235,7 @@ def _pre_graph(node, grads):
                 if grads[nr] is not None:
                     res = hook(grads[nr])
                     if res is not None:
+                        _checked_hook_result(hook, grads[nr]._data, res)
                         grads[nr] = res
     if node._retained:
         for nr, ref in node._retained.items():
@@ -234,15 +245,17 @@ def _pre_graph(node, grads):
     for hook in list(node._pre_hooks):
         res = hook(tuple(grads))
         if res is not None:
-            grads = list(res)
+            grads = list(_checked_hook_results(hook, tuple(grads), res))
     return grads
 
 
 def _call_post_hooks_graph(node, out, grads):
+    from ..tensor import _checked_hook_results
+
     for hook in list(node._post_hooks):
         res = hook(tuple(out), tuple(grads))
         if res is not None:
-            out = tuple(res)
+            out = _checked_hook_results(hook, tuple(out), res)
     return out
 
 
@@ -320,11 +333,28 @@ def _check_nan(node, out):
 
 def _pre(node, grads):
     """Tensor hooks, retain_grad and node pre-hooks, for nodes that have any."""
+    # (a hook registered during this backward can find a filled gradient already queued)
+    grads = [_plain(g) for g in grads]
     if node._tensor_hooks is not None or node._retained is not None:
         grads = _tensor_hooks_and_retain(node, grads)
     if node._pre_hooks:
         grads = _call_pre_hooks(node, grads)
     return grads
+
+
+def _no_grads(grads) -> bool:
+    """True when hooks left a node no gradient at all (they replaced every one with None)."""
+    for g in grads:
+        if g is not None:
+            return False
+    return True
+
+
+def _passes_none(node):
+    """The backward of a node whose hooks removed every gradient: it passes on None, as PyTorch's
+    nodes do for undefined gradients (the node's own backward expects at least one array)."""
+    nones = (None,) * len(node.next_functions)
+    return lambda grads: nones
 
 
 def _tensor_hooks_and_retain(node, grads):
@@ -344,28 +374,33 @@ def _tensor_hooks_and_retain(node, grads):
             if t._grad is None:
                 t._grad = _wrap(g.copy())
             else:
-                t._grad = _wrap(t._grad._data + g)
+                prev = t._grad._data
+                try:
+                    t._grad = _wrap(prev + g)  # out of place, broadcasting, as PyTorch's retain_grad hook
+                except ValueError:  # (its .data was replaced by one of another size)
+                    raise errors.broadcast_error(prev.shape, g.shape) from None
     return grads
 
 
 def _call_pre_hooks(node, grads):
-    from ..tensor import _wrap
+    from ..tensor import _checked_hook_results, _wrap
 
     wrapped = tuple(None if g is None else _wrap(g) for g in grads)
     for hook in list(node._pre_hooks):
         res = hook(wrapped)
         if res is not None:
-            wrapped = tuple(res)
+            wrapped = _checked_hook_results(hook, wrapped, res)
     return [None if g is None else g._data for g in wrapped]
 
 
 def _call_post_hooks(node, out, grads):
-    from ..tensor import _wrap
+    from ..tensor import _checked_hook_results, _wrap
 
-    gin = tuple(None if g is None else _wrap(g) for g in out)
+    # (a hook may write into what it is given: never a read-only filled gradient)
+    gin = tuple(None if g is None else _wrap(_plain(g)) for g in out)
     gout = tuple(None if g is None else _wrap(g) for g in grads)
     for hook in list(node._post_hooks):
         res = hook(gin, gout)
         if res is not None:
-            gin = tuple(res)
+            gin = _checked_hook_results(hook, gin, res)
     return tuple(None if g is None else g._data for g in gin)

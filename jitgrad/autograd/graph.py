@@ -109,16 +109,21 @@ class Node:
     def __call__(self, *grads):
         """Run this node's backward on explicit gradients (NumPy arrays or Tensors)."""
         from ..tensor import Tensor, _wrap
+        from .filled import plain
 
         arrays = [g._data if isinstance(g, Tensor) else g for g in grads]
-        return tuple(None if g is None else _wrap(g) for g in self._backward(arrays))
+        # plain(): a FilledGrad (one value standing for a full gradient) is written out here too
+        out = tuple(None if g is None else _wrap(plain(g)) for g in self._backward(arrays))
+        return out[0] if len(out) == 1 else out  # PyTorch returns a lone gradient unwrapped
 
 
 def _describe_saved(node, data, creator) -> str:
     """PyTorch's description of a saved tensor: ``[torch.FloatTensor [3]], which is output 0 of Exp``."""
     from .._dtype import from_numpy_dtype
 
-    what = f"[torch.{from_numpy_dtype(data.dtype)._legacy} {list(data.shape)}]"
+    dt = from_numpy_dtype(data.dtype)
+    # PyTorch has no legacy tensor type for bool and prints the backend type name instead
+    what = f"[{'CPUBoolType' if data.dtype.kind == 'b' else 'torch.' + dt._legacy} {list(data.shape)}]"
     # creator: the saved input tensor itself (described by its grad_fn now, as PyTorch does),
     # or the index of an output of ``node``
     creator = (node, creator) if isinstance(creator, int) else (creator.grad_fn, creator._output_nr)

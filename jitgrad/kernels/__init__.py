@@ -7,33 +7,66 @@ vectorisable exp/log/tanh/... for use inside kernels.
 Threads
 -------
 Kernels compiled with ``parallel=True`` (the ``*_parallel`` twins, used on large arrays) run on
-Numba's thread pool.  Its size is fixed when Numba starts: ``NUMBA_NUM_THREADS`` (environment
+Numba's thread pool.  Its size is fixed when the pool starts: ``NUMBA_NUM_THREADS`` (environment
 variable, default: the number of CPU cores) is the most threads jitgrad can ever use;
 ``jitgrad.set_num_threads(n)`` picks how many of them run (like ``torch.set_num_threads``).
-``NUMBA_THREADING_LAYER`` chooses the pool implementation (``omp``, ``tbb`` or ``workqueue``).
+
+The pool starts lazily, at the first parallel kernel (importing jitgrad starts no thread), on
+Numba's ``workqueue`` layer unless the user chose one (``NUMBA_THREADING_LAYER``): its idle
+threads sleep on a condition variable instead of spinning, and it shares no OpenMP runtime with
+PyTorch (see :func:`_start_thread_pool`).  Every call site reads the twin through the kernel
+module (``PARALLEL[serial]`` or ``module.<name>_parallel``), so :func:`_reroute` can point them
+all at a starter (pool not started yet), at the parallel twins, or at the serial kernels (one
+thread requested, or a child forked after the pool started: the pool's threads do not exist
+there) without any per-call cost.
 """
 import numbers
+import os
+import threading
 
 _requested = None  # what set_num_threads was given (PyTorch reports it back even when capped)
 _blas_limiter = None
+
+#: the state of Numba's pool for jitgrad: "lazy" (not started), "started", "forked" (this process
+#: was forked after the pool started: serial kernels only), or "unavailable" (no threading layer)
+pool_state = "lazy"
+_pool_lock = threading.Lock()
+# Numba's workqueue layer aborts the process when two threads launch parallel kernels at once
+# (a backward pass in each of 4 Python threads does): on it, a kernel called while another
+# thread's runs takes the serial path instead (a wrapper and a non-blocking try of this lock:
+# under a microsecond, on arrays of 65,536+ elements).
+_launch_lock = threading.Lock()
+_launch_lock_needed = False
+# (PARALLEL table, kernel module, attribute name of the twin, serial kernel, parallel twin,
+#  starter, lock-guarded twin)
+_TWINS = []
+
+
+def _max_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
 
 
 def set_num_threads(n: int) -> None:
     """Sets the number of threads used for intraop parallelism on CPU.
 
-    jitgrad's parallel kernels use ``min(n, NUMBA_NUM_THREADS)`` threads.  When ``threadpoolctl``
-    is installed, NumPy's BLAS (used by matmul) is capped to ``n`` threads as well, so that the
-    two thread pools do not oversubscribe the cores.
+    jitgrad's parallel kernels use ``min(n, NUMBA_NUM_THREADS)`` threads; with ``n == 1`` the
+    serial kernels run instead (no thread is woken).  When ``threadpoolctl`` is installed, NumPy's
+    BLAS (used by matmul) is capped to ``n`` threads as well, so that the two thread pools do not
+    oversubscribe the cores.
     """
     global _requested, _blas_limiter
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")  # noqa: TRY004 (PyTorch's)
     if n <= 0:
         raise RuntimeError("set_num_threads expects a positive integer")
-    import numba
-
-    numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
     _requested = int(n)
+    if pool_state == "started":
+        import numba
+
+        numba.set_num_threads(min(_requested, _max_threads()))
+    _reroute()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # optional: without it BLAS keeps its own setting (OMP_NUM_THREADS ...)
@@ -43,35 +76,129 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """Returns the number of threads used for parallelizing CPU operations."""
+    if pool_state == "forked":
+        return 1  # as PyTorch's forked child
+    if pool_state != "started":  # (numba.get_num_threads would start the pool)
+        return _requested if _requested is not None else _max_threads()
     import numba
 
     actual = numba.get_num_threads()
     # PyTorch reports the number it was given, even above the pool size (NUMBA_NUM_THREADS)
-    if _requested is not None and actual == min(_requested, numba.config.NUMBA_NUM_THREADS):
+    if _requested is not None and actual == min(_requested, _max_threads()):
         return _requested
     return actual
 
 
-def _start_thread_pool() -> None:
-    """Start Numba's thread pool now, with OpenMP's spin-wait after a parallel region cut short.
+def _reroute() -> None:
+    """Point every parallel call site at the kernels the current state calls for."""
+    serial_only = pool_state in ("forked", "unavailable") or _requested == 1
+    for table, module, name, serial, parallel, starter, guarded in _TWINS:
+        if serial_only:
+            kernel = serial
+        elif pool_state == "started":
+            kernel = guarded if _launch_lock_needed else parallel
+        else:
+            kernel = starter
+        table[serial] = kernel
+        setattr(module, name, kernel)
 
-    By default libgomp's idle threads spin for ~300k iterations after every parallel kernel,
-    occupying the cores that the next matrix product's BLAS threads need: an MLP training step
-    (W3) on 2 cores went from 34 ms to 5.6 ms with ``GOMP_SPINCOUNT=1000``.  libgomp reads its
-    environment once, when it is loaded, so the variable is set only around loading Numba's
-    OpenMP layer and then restored: other libraries' OpenMP runtimes (PyTorch bundles its own)
-    keep their defaults.  A user's own ``OMP_WAIT_POLICY``/``GOMP_SPINCOUNT`` is respected.
-    """
-    import os
 
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+def _make_starter(module, name):
+    def start_pool_then_run(*args):
+        _start_thread_pool()
+        return getattr(module, name)(*args)  # the twin, or the serial kernel if no pool could start
+
+    return start_pool_then_run
+
+
+def _make_guarded(serial, parallel):
+    acquire, release = _launch_lock.acquire, _launch_lock.release
+
+    def parallel_unless_busy(*args):
+        if acquire(False):
+            try:
+                return parallel(*args)
+            finally:
+                release()
+        return serial(*args)  # another thread's parallel kernel is running
+
+    return parallel_unless_busy
+
+
+def _install_lazy_pool() -> None:
+    """Route the parallel twins through starters; called once by ``jitgrad/__init__``."""
+    from . import elementwise, reduction
+
+    if _TWINS:
         return
-    os.environ["GOMP_SPINCOUNT"] = "1000"
-    try:
+    for module in (elementwise, reduction):
+        for serial, parallel in module.PARALLEL.items():
+            name = parallel.py_func.__name__
+            assert getattr(module, name) is parallel, name
+            _TWINS.append((module.PARALLEL, module, name, serial, parallel, _make_starter(module, name),
+                           _make_guarded(serial, parallel)))
+    _reroute()
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _after_fork_in_child() -> None:
+    """A child forked after the pool started has none of its threads (and Numba's OpenMP layer
+    kills such a child at its first parallel region): run the serial kernels there."""
+    global pool_state, _pool_lock
+    _pool_lock = threading.Lock()  # another thread may have held it at the fork
+    if pool_state == "started":
+        pool_state = "forked"
+        _reroute()
+
+
+def _start_thread_pool() -> None:
+    """Start Numba's thread pool (at the first parallel kernel; every later call returns at once).
+
+    The layer is Numba's ``workqueue`` unless the user picked one (``NUMBA_THREADING_LAYER`` or
+    ``numba.config.THREADING_LAYER``) or Numba's pool was already started by other code.  The
+    ``omp`` layer (Numba's default when it is available) misbehaves beside other libraries:
+
+    * libgomp's idle threads spin for ~300k iterations after every parallel region, occupying the
+      cores that the next matrix product's BLAS threads need (an MLP training step on 2 cores:
+      34 ms instead of 5.6 ms);
+    * PyTorch ships its own ``libgomp.so.1`` and loads it ``RTLD_GLOBAL``: imported before
+      jitgrad, its copy serves the GOMP symbols of Numba's ``omppool`` as well, with PyTorch's
+      settings; imported after, PyTorch runs on the system libgomp that Numba loaded.  Either way
+      the two share one OpenMP runtime, whose environment is read once, when it is loaded;
+    * GNU OpenMP cannot be forked: a child of a process that ran a parallel region is killed.
+
+    ``workqueue`` has none of these: its idle threads wait on a condition variable.  It aborts
+    the process when two threads launch parallel kernels at once, so on it each twin is called
+    through :func:`_make_guarded`'s wrapper (the serial kernel runs when the pool is busy).
+    When the user picks ``omp`` anyway, ``GOMP_SPINCOUNT=1000`` is set while Numba loads it (it
+    works when libgomp is not loaded yet); a user's ``OMP_WAIT_POLICY``/``GOMP_SPINCOUNT`` wins.
+    """
+    global pool_state, _launch_lock_needed
+    if pool_state != "lazy":
+        return
+    with _pool_lock:
+        if pool_state != "lazy":
+            return
+        import numba
         from numba.np.ufunc import parallel
 
-        parallel._launch_threads()
-    except Exception:  # no threading layer available: parallel kernels will report it when used
-        pass
-    finally:
-        del os.environ["GOMP_SPINCOUNT"]
+        if not parallel._is_initialized and "NUMBA_THREADING_LAYER" not in os.environ \
+                and numba.config.THREADING_LAYER == "default":
+            numba.config.THREADING_LAYER = "workqueue"
+        spin = (not parallel._is_initialized and numba.config.THREADING_LAYER in ("omp", "default")
+                and "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ)
+        if spin:
+            os.environ["GOMP_SPINCOUNT"] = "1000"
+        try:
+            parallel._launch_threads()
+            _launch_lock_needed = numba.threading_layer() == "workqueue"
+            if _requested is not None:
+                numba.set_num_threads(min(_requested, _max_threads()))
+            pool_state = "started"
+        except Exception:  # noqa: BLE001 - no threading layer can load: run the serial kernels
+            pool_state = "unavailable"
+        finally:
+            if spin:
+                del os.environ["GOMP_SPINCOUNT"]
+        _reroute()

@@ -67,11 +67,13 @@ def unpad_planes(x, ph, pw, out):
 
 
 @njit(cache=True, error_model="numpy")
-def im2col_stride1(xp, KH, KW, dh, dw, OH, OW, col):
+def im2col_stride1(xp, KH, KW, dh, dw, OH, OW, zero_junk, col):
     """Stride 1 on a padded input xp (N, C, Hp, Wp): col (C*KH*KW, N, OH*Wp) in "wide" rows of
     pitch Wp, so that each (c, kh, kw, n) row of col is ONE contiguous run of the padded plane.
     The Wp - OW extra columns of each output row are junk the caller ignores (the last row's
-    are zeroed, so that every value is finite)."""
+    are zeroed).  With ``zero_junk`` all of them are zeroed: the weight gradient multiplies
+    them by the gradient's zero junk columns, and an inf/NaN input value there would make
+    0 * inf = NaN leak into every weight's gradient."""
     N, C, Hp, Wp = xp.shape
     run = (OH - 1) * Wp + OW
     wide = OH * Wp
@@ -88,13 +90,18 @@ def im2col_stride1(xp, KH, KW, dh, dw, OH, OW, col):
                         dst[j] = src[j]
                     for j in range(run, wide):
                         dst[j] = 0
+                    if zero_junk:
+                        for oh in range(OH - 1):
+                            for j in range(oh * Wp + OW, (oh + 1) * Wp):
+                                dst[j] = 0
 
 
 @njit(cache=True, error_model="numpy")
 def col2im_stride1(col, KH, KW, dh, dw, OH, OW, out):
-    # the adjoint of im2col_stride1: out (N, C, Hp, Wp) = scatter-add of the runs of col
+    # the adjoint of im2col_stride1: out (N, C, Hp, Wp) = scatter-add of the OW real columns of
+    # each output row of col's runs (the junk columns are skipped, not added: they are zero only
+    # while the weights are finite)
     N, C, Hp, Wp = out.shape
-    run = (OH - 1) * Wp + OW
     planes = out.reshape(N, C, Hp * Wp)
     for n in range(N):
         for c in range(C):
@@ -107,10 +114,12 @@ def col2im_stride1(col, KH, KW, dh, dw, OH, OW, out):
                 r = (c * KH + kh) * KW + kw
                 off = kh * dh * Wp + kw * dw
                 for n in range(N):
-                    dst = planes[n, c, off:off + run]
                     src = col[r, n]
-                    for j in range(run):
-                        dst[j] += src[j]
+                    for oh in range(OH):
+                        d = planes[n, c, off + oh * Wp:off + oh * Wp + OW]
+                        s = src[oh * Wp:oh * Wp + OW]
+                        for j in range(OW):
+                            d[j] += s[j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -266,8 +275,8 @@ def _pool_bounds(n_out, stride, pad, K, dilation, size):
     for o in range(n_out):
         s = o * stride - pad
         e = min(s + (K - 1) * dilation + 1, size)
-        while s < 0:
-            s += dilation
+        if s < 0:  # (in closed form: a loop of steps would take ~pad/dilation iterations)
+            s += (-s + dilation - 1) // dilation * dilation
         lo[o] = s
         hi[o] = e
     return lo, hi
@@ -394,7 +403,7 @@ def _avg_window(o, stride, pad, k, size):
 
 @njit(cache=True, error_model="numpy")
 def avg_pool2d_forward(x, KH, KW, sh, sw, ph, pw, count_include_pad, divisor, out):
-    # divisor > 0: divisor_override
+    # divisor != 0: divisor_override (which PyTorch lets be negative)
     P, H, W = x.shape
     _, OH, OW = out.shape
     for p in range(P):
@@ -409,7 +418,7 @@ def avg_pool2d_forward(x, KH, KW, sh, sw, ph, pw, count_include_pad, divisor, ou
                 for ih in range(h0, h1):
                     for iw in range(w0, w1):
                         s += x[p, ih, iw]
-                if divisor > 0:
+                if divisor != 0:
                     d = divisor
                 elif count_include_pad:
                     d = hspan * wspan
@@ -432,7 +441,7 @@ def avg_pool2d_backward(grad, KH, KW, sh, sw, ph, pw, count_include_pad, divisor
                 w0, w1, wspan = _avg_window(ow, sw, pw, KW, W)
                 if h0 >= h1 or w0 >= w1:
                     continue
-                if divisor > 0:
+                if divisor != 0:
                     d = divisor
                 elif count_include_pad:
                     d = hspan * wspan

@@ -121,10 +121,10 @@ def div_scalar_forward(a, s, out):
 
 @njit(cache=True, error_model="numpy")
 def div_backward_other(grad, a, b, out):
-    # d(a/b)/db = -a / b^2
+    # d(a/b)/db = -(a / b) / b, in PyTorch's order: b * b would overflow first (a = inf, b = 1e308)
     for i in range(out.size):
         bi = b[i]
-        out[i] = -grad[i] * a[i] / (bi * bi)
+        out[i] = -grad[i] * (a[i] / bi / bi)
 
 
 # ----------------------------------------------------------------------------- pow
@@ -146,28 +146,47 @@ def pow_backward_self(grad, a, b, out):
 
 
 @njit(cache=True, error_model="numpy")
-def pow_backward_exponent(grad, a, result, out):
-    # d(a^b)/db = a^b * log(a); PyTorch defines it as 0 where a == 0 and b >= 0
+def pow_backward_exponent(grad, a, b, result, out):
+    # d(a^b)/db = a^b * log(a); PyTorch defines it as 0 where a == 0 and b >= 0 (only: 0 ** -1
+    # gives -inf and 0 ** nan nan)
     for i in range(out.size):
         ai = a[i]
-        out[i] = 0 if ai == 0 else grad[i] * result[i] * vmath.log(ai)
+        out[i] = 0 if (ai == 0 and b[i] >= 0) else grad[i] * result[i] * vmath.log(ai)
 
 
 @njit(cache=True, error_model="numpy")
 def pow_scalar_forward(a, p, out):
+    # integer tensors (float ones use pow_float_scalar_forward)
     for i in range(out.size):
         out[i] = a[i] ** p
 
 
 @njit(cache=True, error_model="numpy")
+def float_pow(x, p):
+    # x ** p with PyTorch's special exponents: 0.5 is sqrt and -0.5 is 1/sqrt, so that
+    # (-inf) ** 0.5 is nan and (-0.) ** 0.5 is -0. (C's pow() gives inf and 0.)
+    if p == 0.5:
+        return np.sqrt(x)
+    if p == -0.5:
+        return 1 / np.sqrt(x)
+    return x ** p
+
+
+@njit(cache=True, error_model="numpy")
+def pow_float_scalar_forward(a, p, out):
+    for i in range(out.size):
+        out[i] = float_pow(a[i], p)
+
+
+@njit(cache=True, error_model="numpy")
 def pow_scalar_backward(grad, a, p, out):
-    # d(a^p)/da = p * a^(p-1), exactly 0 for p == 0 (PyTorch's pow_backward)
+    # d(a^p)/da = grad * (p * a^(p-1)), exactly 0 for p == 0 (PyTorch's pow_backward)
     if p == 0:
         for i in range(out.size):
             out[i] = 0
     else:
         for i in range(out.size):
-            out[i] = grad[i] * p * a[i] ** (p - 1)
+            out[i] = grad[i] * (p * float_pow(a[i], p - 1))
 
 
 @njit(cache=True, error_model="numpy")
@@ -179,9 +198,12 @@ def rpow_scalar_forward(s, b, out):
 
 @njit(cache=True, error_model="numpy")
 def rpow_scalar_backward(grad, result, log_s, out):
-    # d(s^b)/db = s^b * log(s)
+    # d(s^b)/db = s^b * log(s); for s == 0 (log_s == -inf) PyTorch defines it as 0 where b >= 0,
+    # i.e. where the result 0 ** b is 0 or 1
+    zero_base = log_s == -np.inf
     for i in range(out.size):
-        out[i] = grad[i] * result[i] * log_s
+        yi = result[i]
+        out[i] = 0 if (zero_base and yi <= 1) else grad[i] * yi * log_s
 
 
 # ----------------------------------------------------------------------------- unary math
@@ -299,16 +321,17 @@ def sigmoid_backward(grad, x, result, out):
 
 @njit(cache=True, error_model="numpy")
 def relu_forward(x, out):
-    # NaN propagates, as in PyTorch (x > 0 is False for NaN, so test x <= 0)
+    # NaN and -0. pass through unchanged, as in PyTorch (clamp_min(x, 0) keeps -0.)
     for i in range(out.size):
         xi = x[i]
-        out[i] = 0 if xi <= 0 else xi
+        out[i] = 0 if xi < 0 else xi
 
 
 @njit(cache=True, error_model="numpy")
 def relu_backward(grad, x, result, out):
+    # PyTorch's threshold_backward: zero where result <= 0, so a NaN result passes the gradient
     for i in range(out.size):
-        out[i] = grad[i] if result[i] > 0 else 0
+        out[i] = 0 if result[i] <= 0 else grad[i]
 
 
 @njit(cache=True, error_model="numpy")
@@ -437,7 +460,7 @@ def div_scalar_forward_parallel(a, s, out):
 def div_backward_other_parallel(grad, a, b, out):
     for i in prange(out.size):
         bi = b[i]
-        out[i] = -grad[i] * a[i] / (bi * bi)
+        out[i] = -grad[i] * (a[i] / bi / bi)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -457,10 +480,10 @@ def pow_backward_self_parallel(grad, a, b, out):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def pow_backward_exponent_parallel(grad, a, result, out):
+def pow_backward_exponent_parallel(grad, a, b, result, out):
     for i in prange(out.size):
         ai = a[i]
-        out[i] = 0 if ai == 0 else grad[i] * result[i] * vmath.log(ai)
+        out[i] = 0 if (ai == 0 and b[i] >= 0) else grad[i] * result[i] * vmath.log(ai)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -470,13 +493,19 @@ def pow_scalar_forward_parallel(a, p, out):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
+def pow_float_scalar_forward_parallel(a, p, out):
+    for i in prange(out.size):
+        out[i] = float_pow(a[i], p)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def pow_scalar_backward_parallel(grad, a, p, out):
     if p == 0:
         for i in prange(out.size):
             out[i] = 0
     else:
         for i in prange(out.size):
-            out[i] = grad[i] * p * a[i] ** (p - 1)
+            out[i] = grad[i] * (p * float_pow(a[i], p - 1))
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -487,8 +516,10 @@ def rpow_scalar_forward_parallel(s, b, out):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def rpow_scalar_backward_parallel(grad, result, log_s, out):
+    zero_base = log_s == -np.inf
     for i in prange(out.size):
-        out[i] = grad[i] * result[i] * log_s
+        yi = result[i]
+        out[i] = 0 if (zero_base and yi <= 1) else grad[i] * yi * log_s
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -605,13 +636,13 @@ def sigmoid_backward_parallel(grad, x, result, out):
 def relu_forward_parallel(x, out):
     for i in prange(out.size):
         xi = x[i]
-        out[i] = 0 if xi <= 0 else xi
+        out[i] = 0 if xi < 0 else xi
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def relu_backward_parallel(grad, x, result, out):
     for i in prange(out.size):
-        out[i] = grad[i] if result[i] > 0 else 0
+        out[i] = 0 if result[i] <= 0 else grad[i]
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -665,6 +696,7 @@ PARALLEL = {
     pow_backward_self: pow_backward_self_parallel,
     pow_backward_exponent: pow_backward_exponent_parallel,
     pow_scalar_forward: pow_scalar_forward_parallel,
+    pow_float_scalar_forward: pow_float_scalar_forward_parallel,
     pow_scalar_backward: pow_scalar_backward_parallel,
     rpow_scalar_forward: rpow_scalar_forward_parallel,
     rpow_scalar_backward: rpow_scalar_backward_parallel,

@@ -92,13 +92,20 @@ def index_select_middle(x, index, out):
 
 @njit(cache=True, error_model="numpy")
 def index_add_middle(out, index, src):
-    # out[i, index[j], l] += src[i, j, l]: index_select's gradient (repeated indices accumulate)
+    # out[i, index[j], l] += src[i, j, l]: index_select's gradient (repeated indices accumulate).
+    # The index may have been changed (through ``.data``) since the forward checked it, so it
+    # is checked again before anything is written.
+    n = out.shape[1]
+    for j in range(index.size):
+        if index[j] < 0 or index[j] >= n:
+            return j
     outer, k, inner = src.shape
     for i in range(outer):
         for j in range(k):
             t = index[j]
             for l in range(inner):
                 out[i, t, l] += src[i, j, l]
+    return -1
 
 
 # --------------------------------------------------------------------------- roll
@@ -125,4 +132,9 @@ def trilu_forward(x, diagonal, lower, out):
         for r in range(rows):
             for c in range(cols):
                 keep = (c - r <= diagonal) if lower else (c - r >= diagonal)
-                out[b, r, c] = x[b, r, c] if keep else 0
+                # Two stores, not ``x if keep else 0``: that expression unifies uint64 with an
+                # int literal as float64 and rounds 64-bit patterns (int64 -6 came back as -1).
+                if keep:
+                    out[b, r, c] = x[b, r, c]
+                else:
+                    out[b, r, c] = 0

@@ -139,14 +139,16 @@ def _log_softmax_row(x, out):
         m = v if v > m else m
     for j in range(x.size):
         out[j] = _exp(x[j] - m)
-    shift = m + vmath.log(_row_sum(out))
+    # (x - max) - log(sum), not x - (max + log(sum)): for |x| >~ 1e8 (float32) the sum's
+    # log would be rounded away next to max
+    log_sum = vmath.log(_row_sum(out))
     for j in range(x.size):
-        out[j] = x[j] - shift
+        out[j] = (x[j] - m) - log_sum
 
 
 @njit(cache=True, error_model="numpy")
 def log_softmax_forward(x, out):
-    # x - max - log(sum(exp(x - max)))
+    # (x - max) - log(sum(exp(x - max)))
     outer, n, inner = x.shape
     if inner == 1:
         x2 = x.reshape(outer, n)
@@ -170,12 +172,12 @@ def log_softmax_forward(x, out):
             for k in range(inner):
                 s[k] += _exp(row[k] - m[k])
         for k in range(inner):
-            s[k] = m[k] + vmath.log(s[k])
+            s[k] = vmath.log(s[k])
         for j in range(n):
             row = x[i, j]
             orow = out[i, j]
             for k in range(inner):
-                orow[k] = row[k] - s[k]
+                orow[k] = (row[k] - m[k]) - s[k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -209,13 +211,18 @@ def log_softmax_backward(grad, y, out):
 
 
 # ============================================================================ cross entropy
+# The backward kernels re-read the targets, which the caller may have changed (through ``.data``,
+# no version bump) after forward: each target is range-checked before it indexes anything, and
+# the first bad one is returned as ``(1, target)`` (``(0, 0)`` when all are good).
 @njit(cache=True, error_model="numpy")
-def cross_entropy_forward(x, target, weight, ignore_index, smoothing, lse, loss):
+def cross_entropy_forward(x, target, weight, ignore_index, smoothing, row_max, log_sum, loss):
     """log_softmax + nll (+ label smoothing) in one pass over each row of logits.
 
     x: (N, C, inner) logits; target: (N, inner) class indices; weight: (C,) or empty.
-    Writes each row's log-sum-exp (for backward) and loss; returns (sum of the losses,
-    sum of the target weights of the rows not ignored, first out-of-range target, count of them).
+    Writes each row's max and log(sum(exp(x - max))) (for backward) and loss; returns (sum of
+    the losses, sum of the target weights of the rows not ignored, first out-of-range target,
+    count of them).  The two row statistics are kept apart, never added: max + log_sum would
+    round log_sum away when |max| is large (1e8 in float32), and softmax = exp(x - max - log_sum).
     The logits of a row are copied to a unit-stride buffer first (for inner > 1), so that the
     exp loop vectorises.
     """
@@ -236,7 +243,8 @@ def cross_entropy_forward(x, target, weight, ignore_index, smoothing, lse, loss)
                         bad = t
                     nbad += 1
                 loss[i, k] = 0
-                lse[i, k] = 0
+                row_max[i, k] = 0
+                log_sum[i, k] = 0
                 continue
             r = i
             if inner > 1:
@@ -249,15 +257,16 @@ def cross_entropy_forward(x, target, weight, ignore_index, smoothing, lse, loss)
                 m = v if v > m else m
             for j in range(C):
                 exps[j] = _exp(rows[r, j] - m)
-            log_z = m + vmath.log(_row_sum(exps))
-            lse[i, k] = log_z
+            ls = vmath.log(_row_sum(exps))
+            row_max[i, k] = m
+            log_sum[i, k] = ls
             wt = weight[t] if has_w else 1.0
-            value = wt * (log_z - rows[r, t])
+            value = wt * ((m - rows[r, t]) + ls)  # -log_softmax(x)[t]
             if smoothing > 0:
                 smooth = 0.0
                 for j in range(C):
                     wj = weight[j] if has_w else 1.0
-                    smooth += wj * (log_z - rows[r, j])
+                    smooth += wj * ((m - rows[r, j]) + ls)
                 value = (1 - smoothing) * value + smoothing / C * smooth
             loss[i, k] = value
             total += value
@@ -266,7 +275,7 @@ def cross_entropy_forward(x, target, weight, ignore_index, smoothing, lse, loss)
 
 
 @njit(cache=True, error_model="numpy")
-def cross_entropy_backward(grad, reduced, scale, x, target, weight, ignore_index, smoothing, lse, out):
+def cross_entropy_backward(grad, reduced, scale, x, target, weight, ignore_index, smoothing, row_max, log_sum, out):
     # d loss_row / dx_j = softmax_j * ((1-e) w_t + e W / C) - (1-e) w_t [j == t] - e/C w_j
     # (W = sum of the class weights); rows with the ignored target get no gradient
     N, C, inner = x.shape
@@ -287,21 +296,25 @@ def cross_entropy_backward(grad, reduced, scale, x, target, weight, ignore_index
                 for j in range(C):
                     o2[i, j * inner + k] = 0
                 continue
+            if t < 0 or t >= C:
+                return 1, t
             g = g0 if reduced else grad[i * inner + k] * scale
             wt = weight[t] if has_w else 1.0
             a = g * ((1 - smoothing) * wt + smoothing * wall / C)
-            log_z = lse[i, k]
+            m = row_max[i, k]
+            ls = log_sum[i, k]
             if inner == 1:
                 for j in range(C):
-                    o2[i, j] = a * _exp(x2[i, j] - log_z)
+                    o2[i, j] = a * _exp((x2[i, j] - m) - ls)
             else:
                 for j in range(C):
-                    o2[i, j * inner + k] = a * _exp(x2[i, j * inner + k] - log_z)
+                    o2[i, j * inner + k] = a * _exp((x2[i, j * inner + k] - m) - ls)
             o2[i, t * inner + k] -= g * (1 - smoothing) * wt
             if smoothing > 0:
                 for j in range(C):
                     wj = weight[j] if has_w else 1.0
                     o2[i, j * inner + k] -= g * smoothing / C * wj
+    return 0, 0
 
 
 @njit(cache=True, error_model="numpy")
@@ -346,9 +359,12 @@ def nll_loss_backward(grad, reduced, scale, target, weight, ignore_index, out):
             t = target[i, k]
             if t == ignore_index:
                 continue
+            if t < 0 or t >= C:
+                return 1, t
             g = g0 if reduced else grad[i * inner + k] * scale
             wt = weight[t] if has_w else 1.0
             out[i, t, k] = -wt * g
+    return 0, 0
 
 
 # ============================================================================ elementwise losses
@@ -690,6 +706,9 @@ def batch_norm_backward(grad, x, mean, invstd, w, training, need_x, gx, gw, gb):
 
 
 # ============================================================================ embedding
+# The index reaches backward as forward saw it, unless changed through ``.data`` (no version
+# bump): the backward kernels range-check every index before it addresses a row and return True
+# at the first bad one (nothing written out of bounds; the caller raises).
 @njit(cache=True, error_model="numpy")
 def embedding_forward(weight, index, out):
     # out[i] = weight[index[i]]; returns the count of out-of-range indices (an error)
@@ -706,16 +725,31 @@ def embedding_forward(weight, index, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _embedding_counts(index, V, padding_idx, scale_grad_by_freq):
+    # (whether an index other than padding_idx is out of range, how often each row is looked up
+    # -- only with scale_grad_by_freq: else empty)
+    counts = np.zeros(V if scale_grad_by_freq else 0, np.int64)
+    for i in range(index.size):
+        r = index[i]
+        if r == padding_idx:
+            continue
+        if r < 0 or r >= V:
+            return True, counts
+        if scale_grad_by_freq:
+            counts[r] += 1
+    return False, counts
+
+
+@njit(cache=True, error_model="numpy")
 def embedding_backward(grad, index, padding_idx, scale_grad_by_freq, out):
     # scatter-add the rows of grad into out (zeroed here); the padding row gets nothing
     V, D = out.shape
+    bad, counts = _embedding_counts(index, V, padding_idx, scale_grad_by_freq)
+    if bad:
+        return True
     for r in range(V):
         for d in range(D):
             out[r, d] = 0
-    counts = np.zeros(V if scale_grad_by_freq else 0, np.int64)
-    if scale_grad_by_freq:
-        for i in range(index.size):
-            counts[index[i]] += 1
     for i in range(index.size):
         r = index[i]
         if r == padding_idx:
@@ -723,16 +757,16 @@ def embedding_backward(grad, index, padding_idx, scale_grad_by_freq, out):
         s = 1.0 / counts[r] if scale_grad_by_freq else 1.0
         for d in range(D):
             out[r, d] += grad[i, d] * s
+    return False
 
 
 @njit(cache=True, error_model="numpy")
 def embedding_backward_transpose(u, index, padding_idx, scale_grad_by_freq, out):
     # the transpose of embedding_backward: out[i] = u[index[i]] (scaled, 0 for the padding row)
     V, D = u.shape
-    counts = np.zeros(V if scale_grad_by_freq else 0, np.int64)
-    if scale_grad_by_freq:
-        for i in range(index.size):
-            counts[index[i]] += 1
+    bad, counts = _embedding_counts(index, V, padding_idx, scale_grad_by_freq)
+    if bad:
+        return True
     for i in range(index.size):
         r = index[i]
         if r == padding_idx:
@@ -742,12 +776,30 @@ def embedding_backward_transpose(u, index, padding_idx, scale_grad_by_freq, out)
         s = 1.0 / counts[r] if scale_grad_by_freq else 1.0
         for d in range(D):
             out[i, d] = u[r, d] * s
+    return False
 
 
 @njit(cache=True, error_model="numpy")
 def embedding_renorm(weight, index, max_norm, norm_type):
-    # rescale (in place) each referenced row whose norm exceeds max_norm, once per row
+    """Rescale (in place) each referenced row whose norm exceeds max_norm, once per row.
+
+    Returns (0, 0) when done; nothing is changed when an index is out of range: (1, the
+    smallest index outside [-V, V)) -- PyTorch's renorm visits the sorted indices with
+    ``select``, which fails there -- or else (2, 0) for a negative index (which the lookup
+    refuses: "index out of range in self")."""
     V, D = weight.shape
+    code = 0
+    bad = 0
+    for i in range(index.size):
+        r = index[i]
+        if r < -V or r >= V:
+            if code != 1 or r < bad:
+                bad = r
+            code = 1
+        elif r < 0 and code == 0:
+            code = 2
+    if code:
+        return code, bad
     seen = np.zeros(V, np.bool_)
     for i in range(index.size):
         r = index[i]
@@ -773,3 +825,4 @@ def embedding_renorm(weight, index, max_norm, norm_type):
             scale = max_norm / (acc + 1e-7)
             for d in range(D):
                 weight[r, d] *= scale
+    return 0, 0

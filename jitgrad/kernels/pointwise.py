@@ -288,10 +288,20 @@ def hardtanh_backward(grad, x, result, min_val, max_val, out):
         out[i] = 0 if (xi <= min_val or xi >= max_val) else grad[i]
 
 
+# ----------------------------------------------------------------------------- sign
+@njit(cache=True, error_model="numpy")
+def sign_forward(x, out):
+    # 1, -1 or 0; NaN gives 0, as in PyTorch
+    for i in range(out.size):
+        xi = x[i]
+        out[i] = 1 if xi > 0 else (-1 if xi < 0 else 0)
+
+
 # ----------------------------------------------------------------------------- maximum / minimum
 @njit(cache=True, error_model="numpy")
 def maximum_forward(a, b, out):
-    # NaN in either operand propagates
+    # NaN in either operand propagates; a tie (0. vs -0.) gives b, as PyTorch's vectorised
+    # loop does (its scalar loop, used for a tensor of a few elements, gives a)
     for i in range(out.size):
         ai = a[i]
         bi = b[i]
@@ -331,10 +341,12 @@ def atan2_forward(a, b, out):
 
 @njit(cache=True, error_model="numpy")
 def atan2_backward_self(grad, a, b, out):
+    # grad * b / (a^2 + b^2), in PyTorch's order; 0 where a^2 + b^2 == 0 (at the origin)
     for i in range(out.size):
         ai = a[i]
         bi = b[i]
-        out[i] = grad[i] * bi / (ai * ai + bi * bi)
+        d = ai * ai + bi * bi
+        out[i] = grad[i] * bi * (0 if d == 0 else 1 / d)
 
 
 @njit(cache=True, error_model="numpy")
@@ -342,7 +354,8 @@ def atan2_backward_other(grad, a, b, out):
     for i in range(out.size):
         ai = a[i]
         bi = b[i]
-        out[i] = -grad[i] * ai / (ai * ai + bi * bi)
+        d = ai * ai + bi * bi
+        out[i] = grad[i] * -ai * (0 if d == 0 else 1 / d)
 
 
 # ----------------------------------------------------------------------------- where / masked_fill

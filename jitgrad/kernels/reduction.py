@@ -56,18 +56,28 @@ def sum_middle_forward(x, out):
 
 @njit(cache=True, error_model="numpy")
 def norm_middle_forward(x, p, out):
-    # vector p-norm over the middle axis; p == inf -> max |x|, p == 0 -> count of non-zeros
+    # vector p-norm over the middle axis; p == inf -> max |x|, p == -inf -> min |x| (NaN
+    # propagating, as in PyTorch), p == 0 -> count of non-zeros; one element is |x| itself
+    # (as in PyTorch: no under/overflow in x**p for a denormal or huge x)
     outer, n, inner = x.shape
     for i in range(outer):
         for k in range(inner):
             acc = 0.0
-            if p == np.inf:
-                for j in range(n):
-                    acc = max(acc, abs(x[i, j, k]))
-            elif p == 0:
+            if p == 0:
                 for j in range(n):
                     if x[i, j, k] != 0:
                         acc += 1.0
+            elif n == 1:
+                acc = abs(x[i, 0, k])
+            elif p == np.inf or p == -np.inf:
+                acc = 0.0 if p == np.inf else np.inf
+                for j in range(n):
+                    a = abs(x[i, j, k])
+                    if a != a:
+                        acc = a
+                        break
+                    if (a > acc) if p == np.inf else (a < acc):
+                        acc = a
             elif p == 2:
                 for j in range(n):
                     v = x[i, j, k]
@@ -84,41 +94,52 @@ def norm_middle_forward(x, p, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _sgn(v):
+    # PyTorch's sgn for real numbers: 0 for 0 and NaN
+    return 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy")
 def norm_middle_backward(grad, x, norm, p, out):
-    # d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1); zero where the norm is zero (PyTorch).
-    # For p == inf the gradient is shared equally among the entries attaining the max.
+    # PyTorch's norm_backward, case by case (p == 0 has no gradient: the caller returns None):
+    # p == 2: g * x / norm; p == +-inf: the gradient shared equally among the entries attaining
+    # the norm (or NaN); p < 1: sgn(x) |x|^(p-1) g norm^(1-p), 0 where x == 0; otherwise
+    # x |x|^(p-2) g / norm^(p-1) (sgn(x) |x|^(p-1) for p < 2); 0 where the norm is 0
     outer, n, inner = x.shape
     for i in range(outer):
         for k in range(inner):
             nrm = norm[i, k]
             g = grad[i, k]
-            if nrm == 0 or p == 0:
+            if p == 1:
                 for j in range(n):
-                    out[i, j, k] = 0
-            elif p == np.inf:
-                count = 0
-                for j in range(n):
-                    if abs(x[i, j, k]) == nrm:
-                        count += 1
-                for j in range(n):
-                    v = x[i, j, k]
-                    if abs(v) == nrm:
-                        out[i, j, k] = g * (1 if v > 0 else -1) / count
-                    else:
-                        out[i, j, k] = 0
+                    out[i, j, k] = _sgn(x[i, j, k]) * g
             elif p == 2:
                 for j in range(n):
-                    out[i, j, k] = g * x[i, j, k] / nrm
-            elif p == 1:
+                    out[i, j, k] = 0 if nrm == 0 else g * (x[i, j, k] / nrm)
+            elif p == np.inf or p == -np.inf:
+                count = 0
+                for j in range(n):
+                    a = abs(x[i, j, k])
+                    if a == nrm or a != a:
+                        count += 1
+                share = g / count
                 for j in range(n):
                     v = x[i, j, k]
-                    out[i, j, k] = g if v > 0 else (-g if v < 0 else 0)
+                    a = abs(v)
+                    out[i, j, k] = _sgn(v) * (share * (1.0 if (a == nrm or a != a) else 0.0))
+            elif p < 1:
+                scale = g * nrm ** (1 - p)
+                for j in range(n):
+                    v = x[i, j, k]
+                    out[i, j, k] = 0 if v == 0 else _sgn(v) * abs(v) ** (p - 1) * scale
             else:
-                scale = g / nrm ** (p - 1)
+                scale = 0 if nrm == 0 else g / nrm ** (p - 1)
                 for j in range(n):
                     v = x[i, j, k]
-                    a = abs(v) ** (p - 1) * scale
-                    out[i, j, k] = a if v > 0 else (-a if v < 0 else 0)
+                    if p < 2:
+                        out[i, j, k] = _sgn(v) * abs(v) ** (p - 1) * scale
+                    else:
+                        out[i, j, k] = v * abs(v) ** (p - 2) * scale
 
 
 # Serial kernel -> parallel twin, and the size from which the twin is used: measured as in

@@ -63,8 +63,10 @@ def select_middle_backward(grad, indices, out):
 @njit(cache=True, error_model="numpy")
 def ties_middle_backward(grad, x, result, nan_is_tie, out):
     # amax/amin and max()/min(): grad shared equally among the elements equal to the result.
-    # PyTorch computes (grad / count) * mask: a NaN result matches nothing, so amax spreads NaN
-    # (0 * inf); max() without dim (nan_is_tie) counts the NaN elements as the ties instead.
+    # amax/amin: PyTorch computes (grad / count) * mask: a NaN result matches nothing, so amax
+    # spreads NaN (0 * inf), and so does a NaN/inf grad.  max() without dim (nan_is_tie) counts
+    # the NaN elements as the ties instead, and scatters (masked_fill of zeros): the other
+    # elements get exactly 0 whatever the grad.
     outer, n, inner = x.shape
     for i in range(outer):
         for k in range(inner):
@@ -78,7 +80,12 @@ def ties_middle_backward(grad, x, result, nan_is_tie, out):
             share = grad[i, k] / count
             for j in range(n):
                 v = x[i, j, k]
-                out[i, j, k] = share * (1 if (v == r or (match_nan and v != v)) else 0)
+                if v == r or (match_nan and v != v):
+                    out[i, j, k] = share
+                elif nan_is_tie:
+                    out[i, j, k] = 0
+                else:
+                    out[i, j, k] = share * 0
 
 
 # ----------------------------------------------------------------------------- prod
@@ -98,32 +105,49 @@ def prod_middle_forward(x, one, out):
 
 
 @njit(cache=True, error_model="numpy")
-def prod_middle_backward(grad, x, result, out):
-    # d prod / dx_j = prod of the others: result / x_j without zeros in the slice; with one
-    # zero only that element gets a gradient (the product of the rest); with two or more none
+def prod_middle_backward(grad, x, result, whole, out):
+    # PyTorch's prod_backward, overflow and rounding included.  With no zero anywhere in the
+    # input: g * (result / x_j).  With a zero anywhere (the choice is global, not per slice):
+    # g * (prefix_j * suffix_j), the exclusive products built as PyTorch's cumprod builds them (a
+    # float64 accumulator rounded to x's dtype at each step), so a prefix that overflowed to inf
+    # times a suffix holding the zero is NaN, as in PyTorch.  ``whole`` (prod of every element):
+    # two or more zeros give an all-zero gradient (PyTorch's shortcut outside create_graph).
     outer, n, inner = x.shape
+    zeros = 0
     for i in range(outer):
-        for k in range(inner):
-            g = grad[i, k]
-            zeros = 0
-            where = 0
-            for j in range(n):
+        for j in range(n):
+            for k in range(inner):
                 if x[i, j, k] == 0:
                     zeros += 1
-                    where = j
-            if zeros == 0:
+    if zeros == 0:
+        for i in range(outer):
+            for k in range(inner):
+                g = grad[i, k]
                 r = result[i, k]
                 for j in range(n):
                     out[i, j, k] = g * (r / x[i, j, k])
-            else:
-                for j in range(n):
+        return
+    if whole and zeros > 1:
+        for i in range(outer):
+            for j in range(n):
+                for k in range(inner):
                     out[i, j, k] = 0
-                if zeros == 1:
-                    others = 1.0
-                    for j in range(n):
-                        if j != where:
-                            others *= x[i, j, k]
-                    out[i, where, k] = g * others
+        return
+    prefix = np.empty(n, x.dtype)
+    suffix = np.empty(n, x.dtype)
+    for i in range(outer):
+        for k in range(inner):
+            acc = 1.0
+            for j in range(n):
+                prefix[j] = acc
+                acc *= x[i, j, k]
+            acc = 1.0
+            for j in range(n - 1, -1, -1):
+                suffix[j] = acc
+                acc *= x[i, j, k]
+            g = grad[i, k]
+            for j in range(n):
+                out[i, j, k] = g * (prefix[j] * suffix[j])
 
 
 # ----------------------------------------------------------------------------- var / std
@@ -250,7 +274,7 @@ def cumprod_middle_forward(x, one, out):
 def cumprod_middle_backward(grad, x, result, out):
     # d/dx_m of sum_j g_j y_j, with y_j = prod_{i <= j} x_i.  Before the first zero z of a
     # slice: sum_{j >= m} g_j y_j / x_m (the y_j past z are 0).  At z: sum_{j >= z} g_j times
-    # the product of x_0..x_j without x_z (a running product).  After z: 0.
+    # the product of x_0..x_j without x_z (a running product), up to the next zero.  After z: 0.
     outer, n, inner = x.shape
     for i in range(outer):
         for k in range(inner):
@@ -264,11 +288,14 @@ def cumprod_middle_backward(grad, x, result, out):
                 acc += grad[i, j, k] * result[i, j, k]
                 out[i, j, k] = acc / x[i, j, k]
             if z < n:
-                running = result[i, z - 1, k] if z > 0 else 1.0
+                # PyTorch's order: the product before z times the sum of g_j * prod_{z < i <= j} x_i
+                running = 1.0
                 total = grad[i, z, k] * running
                 for j in range(z + 1, n):
                     running *= x[i, j, k]
                     total += grad[i, j, k] * running
-                out[i, z, k] = total
+                    if x[i, j, k] == 0:  # past a second zero every term is 0 (PyTorch leaves them out:
+                        break            # a NaN or inf beyond it does not reach x_z's gradient)
+                out[i, z, k] = total * (result[i, z - 1, k] if z > 0 else 1.0)
                 for j in range(z + 1, n):
                     out[i, j, k] = 0

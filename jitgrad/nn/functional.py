@@ -10,7 +10,7 @@ import numpy as np
 
 from ..kernels import linear as _linear_kernels
 from ..ops import registry as _registry
-from ..ops.linalg import product_like
+from ..ops.linalg import product_like, quiet
 from ..ops.registry import OPS as _OPS
 from ..tensor import Tensor, edge as _edge
 
@@ -24,7 +24,7 @@ def __getattr__(name: str):
     if info is None or name.startswith("_") or not (info.public or info.extra.get("functional")):
         raise AttributeError(f"module 'jitgrad.nn.functional' has no attribute '{name}'")
     # the same checked function as ``jitgrad.<name>``; resolved once, then a plain module global
-    fn = _registry.public_function(info)
+    fn = _registry.public_function(info, "functional")  # F's own out= rules (F.softmax takes none)
     globals()[name] = fn
     return fn
 
@@ -77,7 +77,7 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     if a.shape[1] != b.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
                            f"{b.shape[0]}x{b.shape[1]})")
-    out = np.matmul(a, b)
+    out = quiet(np.matmul, a, b)  # (an overflow to inf prints nothing in PyTorch)
     _linear_kernels.add_bias_rows(out.reshape(-1), bias._data.ravel())
     if _state.enabled and (bias._requires_grad or mat1._requires_grad or mat2._requires_grad):
         node = _registry.new_node(_AddmmNode, (_edge(bias), _edge(mat1), _edge(mat2)), (a, b), None,

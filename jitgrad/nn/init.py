@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..ops.inplace import writable
 from ..tensor import Tensor
 
 __all__ = [
@@ -121,7 +122,8 @@ def eye_(tensor: Tensor) -> Tensor:
     with no_grad():
         tensor.zero_()
         n = min(tensor.shape)
-        tensor._data[range(n), range(n)] = 1
+        # PyTorch writes through an expanded tensor here (zero_ then fill_ of the diagonal)
+        writable(tensor._data, allow_overlap=True)[range(n), range(n)] = 1
     return tensor
 
 
@@ -137,7 +139,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     min_dim = min(out_chans_per_grp, sizes[1])
     with no_grad():
         tensor.zero_()
-        data = tensor._data
+        data = writable(tensor._data, allow_overlap=True)  # (zero_ and the fills accept an expanded tensor)
         for g in range(groups):
             for d in range(min_dim):
                 data[(g * out_chans_per_grp + d, d) + tuple(s // 2 for s in sizes[2:])] = 1

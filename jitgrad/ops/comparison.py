@@ -4,9 +4,11 @@ NumPy ufunc calls already, so no Numba kernel would make them faster."""
 import numpy as np
 
 from .. import _dtype
+from ..kernels import pointwise as _pk
 from ..tensor import Tensor, _wrap, edge
 from . import registry
 from .broadcast import broadcast_shapes, reduce_to_shape
+from .elementwise import _cast_scalar
 from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state
@@ -20,6 +22,9 @@ def _arrays(a, b):
         return ad, bd
     if isinstance(b, (list, tuple)):
         b = np.asarray(b)
+    elif b.__class__ is int and ad.dtype.kind in "iu":
+        # PyTorch converts a Python int to the tensor's integer type first, wrapping (int8: 1000 -> -24)
+        b = _cast_scalar(ad.dtype, b)
     return ad, b
 
 
@@ -81,7 +86,7 @@ def logical_not(input: Tensor) -> Tensor:
 
 def bitwise_not(input: Tensor) -> Tensor:
     if input._data.dtype.kind == "f":
-        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{_legacy(input._data.dtype)}'")
     return _wrap(np.asarray(np.invert(input._data)))
 
 
@@ -103,12 +108,34 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 
 def allclose(input: Tensor, other: Tensor, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(np.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(_isclose("allclose", input, other, rtol, atol, equal_nan).all())
 
 
 def isclose(input: Tensor, other: Tensor, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
-    return _wrap(np.isclose(input._data, other._data if isinstance(other, Tensor) else other,
-                            rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _wrap(_isclose("isclose", input, other, rtol, atol, equal_nan))
+
+
+def _isclose(name: str, input: Tensor, other: Tensor, rtol, atol, equal_nan) -> np.ndarray:
+    """PyTorch's checks (a tensor ``other`` of the same dtype, non-negative tolerances, shapes
+    that broadcast), then NumPy's isclose, whose overflow to inf in ``atol + rtol * |other|``
+    PyTorch also lets through silently."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    a, b = input._data, other._data
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{_legacy(a.dtype)} did not match {_legacy(b.dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol:g}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol:g}")
+    broadcast_shapes(a.shape, b.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def _legacy(np_dtype) -> str:
+    """PyTorch's short dtype name: 'Float', 'Long', 'Bool' ..."""
+    return _dtype.from_numpy_dtype(np_dtype)._legacy[:-6]
 
 
 def _check_int_zero_division(a, b):
@@ -117,8 +144,15 @@ def _check_int_zero_division(a, b):
         raise RuntimeError("ZeroDivisionError")
 
 
+def _check_not_bool(input: Tensor, other, kernel_name: str):
+    if input._data.dtype.kind == "b" and (not isinstance(other, Tensor) or other._data.dtype.kind == "b"):
+        raise NotImplementedError(f"\"{kernel_name}\" not implemented for 'Bool'")
+
+
 def rounded_div(input: Tensor, other, mode: str) -> Tensor:
     """``div`` with ``rounding_mode`` 'trunc' or 'floor' (not differentiable; zero gradient)."""
+    if mode in ("trunc", "floor"):
+        _check_not_bool(input, other, f"div_{mode}_cpu")
     a, b = _arrays(input, other)
     _check_int_zero_division(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -142,18 +176,81 @@ def floor_divide(input: Tensor, other) -> Tensor:
     return rounded_div(input, other, "floor")
 
 
-def remainder(input: Tensor, other) -> Tensor:
-    """Python-style modulus (the sign of the divisor), computed in PyTorch's promoted dtype."""
-    a, b = _arrays(input, other)
-    _check_int_zero_division(a, b)
-    return _wrap(np.asarray(np.remainder(a, b)).astype(_promoted_dtype(input, other), copy=False))
+def _modulo(np_fn, kernel_name, rounding, scalar_node, tensor_node):
+    """remainder / fmod: NumPy's ufunc in PyTorch's promoted dtype, differentiable like PyTorch's:
+    d/dinput = 1 and d/dother = -(input / other rounded: ``rounding``)."""
+
+    def op(input: Tensor, other) -> Tensor:
+        _check_not_bool(input, other, kernel_name)
+        a, b = _arrays(input, other)
+        _check_int_zero_division(a, b)
+        dt = _promoted_dtype(input, other)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.asarray(np_fn(a, b)).astype(dt, copy=False)
+        other_is_tensor = isinstance(other, Tensor)
+        if not registry.needs_grad(input, other):
+            return result(out, None)
+        if other_is_tensor:
+            node = new_node(tensor_node, (edge(input), edge(other)), (a, b),
+                            (a.shape, a.dtype, b.shape, b.dtype, input._requires_grad, other._requires_grad),
+                            (registry.saved_version(input), registry.saved_version(other)))
+        else:
+            node = new_node(scalar_node, (edge(input),), None, a.shape)
+        return result(out, node)
+
+    def backward_tensor(node, grads):
+        a, b = node._saved
+        shape_a, dtype_a, shape_b, dtype_b, need_a, need_b = node._ctx
+        g = grads[0]
+        ga = reduce_to_shape(np.broadcast_to(g, g.shape), shape_a).astype(dtype_a, copy=False) if need_a else None
+        gb = None
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = np.floor_divide(a, b) if rounding == "floor" else np.trunc(np.true_divide(a, b))
+                gb = reduce_to_shape(np.asarray(-g * q, g.dtype), shape_b).astype(dtype_b, copy=False)
+        return (ga, gb)
+
+    def graph_tensor(node, grads):
+        a, b = registry.saved_tensors(node)
+        shape_a, dtype_a, shape_b, dtype_b, need_a, need_b = node._ctx
+        g = grads[0]
+        return (registry.sum_to(g, shape_a) if need_a else None,
+                registry.sum_to(-g * rounded_div(a.detach(), b.detach(), rounding), shape_b) if need_b else None)
+
+    scalar_cls = define_node(scalar_node, lambda node, grads: (grads[0].reshape(node._ctx),),
+                             lambda node, grads: (grads[0].reshape(node._ctx),))
+    tensor_cls = define_node(tensor_node, backward_tensor, graph_tensor)
+    scalar_node, tensor_node = scalar_cls, tensor_cls
+    return op
+
+
+def _torch_remainder(a, b):
+    """PyTorch's float remainder: fmod, moved by b where its sign differs from b's (a zero keeps
+    fmod's sign, where NumPy's remainder takes b's)."""
+    if np.result_type(a, b).kind != "f":
+        return np.remainder(a, b)
+    m = np.fmod(a, b)
+    return np.where((m != 0) & ((np.asarray(b) < 0) != (m < 0)), m + b, m)
+
+
+remainder = _modulo(_torch_remainder, "remainder_cpu", "floor", "RemainderBackward0", "RemainderBackward1")
+remainder.__name__ = "remainder"
+remainder.__doc__ = "Python-style modulus (the sign of the divisor), computed in PyTorch's promoted dtype."
+fmod = _modulo(np.fmod, "fmod_cpu", "trunc", "FmodBackward0", "FmodBackward1")
+fmod.__name__ = "fmod"
+fmod.__doc__ = "C-style modulus (the sign of the dividend), computed in PyTorch's promoted dtype."
 
 
 def sign(input: Tensor) -> Tensor:
     """Elementwise sign; its gradient is zero."""
-    if input._data.dtype.kind == "b":
-        return _wrap(input._data.copy())
-    out = np.sign(input._data)
+    xd = input._data
+    if xd.dtype.kind == "b":
+        return _wrap(xd.copy())
+    x = xd.ravel() if xd.dtype != np.float16 else xd.ravel().astype(np.float32)  # (no float16 in Numba)
+    out = np.empty(xd.shape, x.dtype)
+    _pk.sign_forward(x, out.ravel())  # (sign(nan) is 0 in PyTorch, nan in NumPy)
+    if out.dtype != xd.dtype:
+        out = out.astype(xd.dtype)
     if _state.enabled and input._requires_grad:
         node = new_node(_SignNode, (edge(input),), None, input._data.shape)
         return result(out, node)
@@ -191,10 +288,16 @@ def _clamp_tensor_backward(node, grads):
     x, lo, hi = node._saved
     shape, lo_shape, hi_shape = node._ctx
     g = np.broadcast_to(grads[0], grads[0].shape)
-    # out = min(max(x, lo), hi): hi wins wherever max(x, lo) exceeds it, even when lo > hi
-    above = ((x if lo is None else np.maximum(x, lo)) > hi) if hi is not None else np.zeros(shape, bool)
-    below = ((x < lo) & ~above) if lo is not None else np.zeros(shape, bool)
-    inside = ~(below | above)
+    # PyTorch's clamp_backward_min_max, comparisons as written there so that NaN (in x or a bound)
+    # sends no gradient to x; when lo > hi the result is hi, and hi gets the gradient
+    if lo is not None and hi is not None:
+        inside = (x >= lo) & (x <= hi)
+        below = (x < lo) & (lo < hi)
+        above = (x > hi) | (hi < lo)
+    elif lo is not None:
+        inside, below, above = x >= lo, x < lo, None
+    else:
+        inside, below, above = x <= hi, None, x > hi
     gx = reduce_to_shape(np.where(inside, g, 0).astype(g.dtype), shape)
     glo = reduce_to_shape(np.where(below, g, 0).astype(g.dtype), lo_shape) if lo_shape is not None else None
     ghi = reduce_to_shape(np.where(above, g, 0).astype(g.dtype), hi_shape) if hi_shape is not None else None
@@ -212,9 +315,22 @@ for _name, _fn, _dunders in [
     ("logical_and", logical_and, ()), ("logical_or", logical_or, ()), ("logical_xor", logical_xor, ()),
     ("logical_not", logical_not, ()), ("isnan", isnan, ()), ("isinf", isinf, ()), ("isfinite", isfinite, ()),
     ("equal", equal, ()), ("allclose", allclose, ()), ("isclose", isclose, ()),
-    ("floor_divide", floor_divide, ("__floordiv__",)), ("remainder", remainder, ("__mod__",)),
+    ("floor_divide", floor_divide, ("__floordiv__",)),
 ]:
     register(OpInfo(_name, "", _fn, dunders=_dunders, differentiable=False))
 register(OpInfo("sign", "SignBackward0", sign, samples=None))
+
+
+def _modulo_samples(rng):
+    # operands kept away from the jumps of the rounded quotient a / b
+    a = rng.uniform(0.2, 0.8, (3, 4)) + rng.integers(-3, 3, (3, 4))
+    b = rng.uniform(1.2, 1.8, (4,)) * rng.choice([-1.0, 1.0], (4,))
+    return [((a, 1.5), {}), ((a, b), {})]
+
+
+register(OpInfo("remainder", "RemainderBackward1", remainder, dunders=("__mod__",), samples=_modulo_samples,
+                notes="samples avoid the jumps where input / other is an integer"))
+register(OpInfo("fmod", "FmodBackward1", fmod, samples=_modulo_samples,
+                notes="samples avoid the jumps where input / other is an integer"))
 Tensor.greater, Tensor.less, Tensor.greater_equal, Tensor.less_equal, Tensor.not_equal = gt, lt, ge, le, ne
 Tensor.__hash__ = lambda self: id(self)  # defining __eq__ would otherwise make tensors unhashable

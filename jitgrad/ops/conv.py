@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .. import _dtype, errors
+from ..factories import _allocation_error
 from ..kernels import conv as k
 from ..tensor import Tensor, edge
 from . import registry
@@ -27,7 +28,14 @@ from .nn import linear_pair as _linear_pair
 from .registry import OpInfo, define_node, register, result, saved_version
 
 _state = registry._state
+_INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_SIZE_LIMIT = 2 ** 62  # (padded) sizes and strides of a convolution, so that index sums fit in int64
 _NO_EDGE = (None, 0)
+# The _saved of a node whose backward needs only its ctx but that records the input's version, as
+# PyTorch saves it: any non-None _saved makes the engine check the versions and refuse a second
+# backward without retain_graph.
+_VERSIONS_ONLY = ()
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
 
 
@@ -50,11 +58,44 @@ def _attach(out, node_cls, edges, saved, ctx, versions) -> Tensor:
 
 
 # ============================================================================ convolution
+def _is_int(v) -> bool:
+    if isinstance(v, (int, np.integer)):
+        return not isinstance(v, (bool, np.bool_))
+    return isinstance(v, Tensor) and v._data.ndim == 0 and v._data.dtype.kind in "iu"
+
+
+def _int_list(value, fn: str, arg: str, pos: int) -> tuple:
+    """An int-list argument ("tuple of ints") as PyTorch's argument parser reads it: an int or a
+    sequence of ints (NumPy ints and 0-d integer tensors too), as a tuple of Python ints; a float,
+    a bool or a string raises its TypeError instead of being truncated."""
+    cls = value.__class__
+    if cls is int:  # the common cases first
+        return (value,)
+    if cls is tuple and len(value) == 2 and value[0].__class__ is int and value[1].__class__ is int:
+        return value
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if not _is_int(v):
+                what = type(v).__name__
+                if i == 0:
+                    raise TypeError(f"{fn}(): argument '{arg}' (position {pos}) must be tuple of ints, but found "
+                                    f"element of type {what} at pos {i}")
+                raise TypeError(f"{fn}(): argument '{arg}' failed to unpack the object at pos {i + 1} with error "
+                                f'"type must be tuple of ints,but got {what}"')
+        return tuple(int(v) for v in value)
+    if _is_int(value):
+        return (int(value),)
+    raise TypeError(f"{fn}(): argument '{arg}' (position {pos}) must be tuple of ints, not {type(value).__name__}")
+
+
+_CONV_ARG_POSITION = {"stride": 4, "padding": 5, "dilation": 6}
+
+
 def _expand_arg(value, n: int, what: str) -> tuple:
     """An int or a sequence of 1 or ``n`` ints, as an ``n``-tuple (PyTorch's expand_param_if_needed)."""
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * n
-    vals = tuple(int(v) for v in value)
+    vals = _int_list(value, f"conv{n}d", what, _CONV_ARG_POSITION[what])
+    if max(vals, default=0) > _INT64_MAX or min(vals, default=0) < _INT64_MIN:  # the kernels take int64
+        raise ValueError("Overflow when unpacking long long")
     if len(vals) == 1:
         return vals * n
     if len(vals) != n:
@@ -69,6 +110,9 @@ def _conv_checks(xd, wd, bias, groups, nd):
                            f"match the convolution dimensions, but got stride={[1] * nd}")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
+    if wd.shape[0] < groups:  # also catches zero output channels
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got "
+                           f"weight of size {list(wd.shape)} instead")
     if wd.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
                            f"got weight of size [{list(wd.shape)}] instead")
@@ -91,6 +135,9 @@ def _conv_checks(xd, wd, bias, groups, nd):
 
 def _convolution(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups, nd: int) -> Tensor:
     xd, wd = input._data, weight._data
+    if not _is_int(groups):
+        raise TypeError(f"conv{nd}d(): argument 'groups' (position 7) must be int, not {type(groups).__name__}")
+    groups = int(groups)
     if xd.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to conv{nd}d, but got "
                            f"input of size: {list(xd.shape)}")
@@ -100,6 +147,10 @@ def _convolution(input: Tensor, weight: Tensor, bias, stride, padding, dilation,
         out = _convolution(unsqueeze(input, 0), weight, bias, stride, padding, dilation, groups, nd)
         return squeeze(out, 0)
     _conv_checks(xd, wd, bias, groups, nd)
+    if min(wd.shape[2:]) <= 0:  # PyTorch's slow_conv2d check (its oneDNN path fails with an internal error)
+        kernel_hw = (1,) + wd.shape[2:] if nd == 1 else wd.shape[2:]
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {kernel_hw[0]} "
+                           f"kernel_width: {kernel_hw[1]}")
     stride = _expand_arg(stride, nd, "stride")
     dilation = _expand_arg(dilation, nd, "dilation")
     kernel = wd.shape[2:]
@@ -127,6 +178,11 @@ def _convolution(input: Tensor, weight: Tensor, bias, stride, padding, dilation,
     if any(p < e for p, e in zip(padded, eff)):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
                            f"({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size")
+    if max(padded) > _SIZE_LIMIT or max(stride) > _SIZE_LIMIT:
+        # The kernels index in int64: keep every position and stride sum below 2**63.
+        if max(padded) > _SIZE_LIMIT:
+            raise RuntimeError(f"conv{nd}d: the padded input size ({' x '.join(map(str, padded))}) is too large")
+        stride = tuple(min(s, p) for s, p in zip(stride, padded))  # a stride past the input: one window, as before
     dt = xd.dtype
     if dt.kind != "f":
         raise NotImplementedError(f'"slow_conv{nd}d_cpu" not implemented for \'{_type_name(dt)}\' in jitgrad '
@@ -207,10 +263,13 @@ def _matrices(w4, groups):
     return w4.reshape(groups, OC // groups, CKK // groups), (groups, OC // groups), (groups, CKK // groups)
 
 
-def _im2col(src, geometry, col, wide):
+def _im2col(src, geometry, col, wide, zero_junk=False):
     KH, KW, sh, sw, ph, pw, dh, dw, OH, OW = geometry
     if sh == 1 and sw == 1:  # src is the padded input
-        (k.im2col_stride1 if wide else k.im2col_stride1_rows)(src, KH, KW, dh, dw, OH, OW, col)
+        if wide:
+            k.im2col_stride1(src, KH, KW, dh, dw, OH, OW, zero_junk, col)
+        else:
+            k.im2col_stride1_rows(src, KH, KW, dh, dw, OH, OW, col)
     else:
         k.im2col(src, *geometry, col)
 
@@ -235,13 +294,14 @@ def _conv_forward(src, w4, bias, geometry, groups, out):
     col_buf = np.empty(CKK * nb * L, src.dtype)
     prod_buf = np.empty(OC * nb * L, src.dtype)
     wm, rows, col_rows = _matrices(w4, groups)
-    for n0, n1 in blocks:
-        m = n1 - n0
-        col = col_buf[:CKK * m * L].reshape(CKK, m, L)
-        _im2col(src[n0:n1], geometry, col, wide)
-        prod = prod_buf[:OC * m * L]
-        np.matmul(wm, col.reshape(col_rows + (m * L,)), out=prod.reshape(rows + (m * L,)))
-        k.conv_output(prod.reshape(OC, m, L), bias, out[n0:n1])
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN inputs: no NumPy warning, as in PyTorch
+        for n0, n1 in blocks:
+            m = n1 - n0
+            col = col_buf[:CKK * m * L].reshape(CKK, m, L)
+            _im2col(src[n0:n1], geometry, col, wide)
+            prod = prod_buf[:OC * m * L]
+            np.matmul(wm, col.reshape(col_rows + (m * L,)), out=prod.reshape(rows + (m * L,)))
+            k.conv_output(prod.reshape(OC, m, L), bias, out[n0:n1])
 
 
 def _conv_grads(src, src_shape, w4, g4, geometry, groups, need_src, need_w, need_b):
@@ -264,20 +324,21 @@ def _conv_grads(src, src_shape, w4, g4, geometry, groups, need_src, need_w, need
     wt = np.swapaxes(wm, -1, -2)
     gw = np.zeros(wm.shape, dt) if need_w else None
     gw_part = np.empty(wm.shape, dt) if need_w else None
-    for n0, n1 in blocks:
-        m = n1 - n0
-        gt = gt_buf[:OC * m * L].reshape(OC, m, L)
-        k.conv_grad_output(g4[n0:n1], gt, grad_bias)
-        gt_mat = gt.reshape(rows + (m * L,))
-        col = col_buf[:CKK * m * L].reshape(CKK, m, L)
-        col_mat = col.reshape(col_rows + (m * L,))
-        if need_w:  # the columns are recomputed, not saved: im2col is cheaper than a batch-sized copy
-            _im2col(src[n0:n1], geometry, col, wide)
-            np.matmul(gt_mat, np.swapaxes(col_mat, -1, -2), out=gw_part)
-            gw += gw_part
-        if need_src:
-            np.matmul(wt, gt_mat, out=col_mat)
-            _col2im(col, geometry, gsrc[n0:n1], wide)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN inputs: no NumPy warning, as in PyTorch
+        for n0, n1 in blocks:
+            m = n1 - n0
+            gt = gt_buf[:OC * m * L].reshape(OC, m, L)
+            k.conv_grad_output(g4[n0:n1], gt, grad_bias)
+            gt_mat = gt.reshape(rows + (m * L,))
+            col = col_buf[:CKK * m * L].reshape(CKK, m, L)
+            col_mat = col.reshape(col_rows + (m * L,))
+            if need_w:  # the columns are recomputed, not saved: im2col is cheaper than a batch-sized copy
+                _im2col(src[n0:n1], geometry, col, wide, zero_junk=True)
+                np.matmul(gt_mat, np.swapaxes(col_mat, -1, -2), out=gw_part)
+                gw += gw_part
+            if need_src:
+                np.matmul(wt, gt_mat, out=col_mat)
+                _col2im(col, geometry, gsrc[n0:n1], wide)
     return gsrc, gw, grad_bias
 
 
@@ -322,7 +383,11 @@ def _conv_apply(input: Tensor, weight: Tensor, bias, params) -> Tensor:
     x4, w4 = _as_4d(xd), _as_4d(wd)
     dt = xd.dtype
     bias_data = _EMPTY[dt] if bias is None else np.ascontiguousarray(bias._data)
-    out4, src, geometry = _forward_arrays(x4, w4, bias_data, params)
+    try:
+        out4, src, geometry = _forward_arrays(x4, w4, bias_data, params)
+    except (MemoryError, ValueError) as e:  # sizes past the memory (a huge padding, say): PyTorch's error
+        geometry = _geometry(x4.shape, w4.shape, params)[0]
+        raise _allocation_error(e, (x4.shape[0], w4.shape[0]) + geometry[8:], dt.itemsize) from None
     out = out4.reshape(out4.shape[:2] + out4.shape[3:]) if xd.ndim == 3 else out4
     if _state.enabled and (input._requires_grad or weight._requires_grad
                            or (bias is not None and bias._requires_grad)):
@@ -338,8 +403,11 @@ def _conv_backward(node, grads):
     need_x, need_w, need_b = (node.next_functions[i][0] is not None for i in range(3))
     g4 = _contiguous(grads[0], src.dtype).reshape(x4_shape[0], w4.shape[0], geometry[8], geometry[9])
     gsrc, gw, gb = _conv_grads(src, src.shape, w4, g4, geometry, params[4], need_x, need_w, need_b)
+    if need_b:
+        with np.errstate(over="ignore"):  # a float64 sum past float32's range is inf, silently (as PyTorch)
+            gb = gb.astype(src.dtype)
     return (_unpad(gsrc, x4_shape, geometry).reshape(x_shape) if need_x else None,
-            gw.reshape(w_shape) if need_w else None, gb.astype(src.dtype) if need_b else None)
+            gw.reshape(w_shape) if need_w else None, gb if need_b else None)
 
 
 def _conv_graph(node, grads):
@@ -446,59 +514,109 @@ def conv1d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilati
 
 
 # ============================================================================ pooling
-def _pool_pair(value, what: str, name: str) -> tuple:
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * 2
-    vals = tuple(int(v) for v in value)
+def _pool_pair(vals: tuple, what: str, name: str) -> tuple:
     if len(vals) == 1:
         return vals * 2
     if len(vals) != 2:
-        raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of two ints")
+        options = "omitted, a single int" if what == "stride" else "a single int"
+        raise RuntimeError(f"{name}: {what} must be either a single int, or a tuple of two ints" if what == "dilation"
+                           else f"{name}: {what} must either be {options}, or a tuple of two ints")
     return vals
 
 
+def _half_effective_kernel(k, dilation):
+    # PyTorch's ((k - 1) * dilation + 1) / 2 in C++ integer division, which truncates toward zero
+    eff = (k - 1) * dilation + 1
+    return eff // 2 if eff >= 0 else -(-eff // 2)
+
+
 def _pool_output_size(size, k, pad, stride, dilation, ceil_mode):
-    # PyTorch's pooling_output_shape
+    """PyTorch's pooling_output_shape, with its argument checks in its order."""
+    if stride == 0:
+        raise RuntimeError("stride should not be zero")
+    if pad:
+        if pad < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {pad}")
+        if pad > _half_effective_kernel(k, dilation):
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={pad}, "
+                               f"kernel_size={k} and dilation={dilation}")
+    elif (k - 1) * dilation <= -3:  # pad 0 fails only for an effective kernel of -2 or less (half < 0)
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={pad}, "
+                           f"kernel_size={k} and dilation={dilation}")
     out = (size + 2 * pad - dilation * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
+    if ceil_mode and (out - 1) * stride >= size + pad:  # the last window must start inside the input
         out -= 1
     return out
 
 
-def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, name):
+def _check_max_pool_windows(axis, size, n_out, k, pad, stride, dilation):
+    """Raise if a max-pooling window along ``axis`` ('height' or 'width') has no tap inside the input.
+
+    With padding <= kernel/2 and the output-size rule, only a window starting in the padding can
+    miss the input: its first tap past the padding, at ``start mod dilation``, may lie beyond the
+    input when dilation > size.  PyTorch returns -inf with an argmax outside the plane there and
+    writes out of bounds in backward; such a window is never read here."""
+    for o in range(n_out):
+        start = o * stride - pad
+        if start >= 0:
+            return
+        if start % dilation >= size:
+            raise RuntimeError(f"max_pool2d: pooling window {o} along the {axis} lies entirely in the padding "
+                               f"(input {axis} {size}, kernel_size={k}, stride={stride}, padding={pad}, "
+                               f"dilation={dilation}): it has no element to take the maximum of")
+
+
+def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, name, return_indices=False):
+    """Validate a pooling call with PyTorch's checks, in PyTorch's order (pooling_output_shape for
+    the height and the width, then pool2d_shape_check); return the input, its (planes, H, W) view,
+    the geometry and the output size."""
     xd = input._data
+    fn = "max_pool2d_with_indices" if return_indices else name  # the function PyTorch's argument parser names
+    kernel_size = _int_list(kernel_size, fn, "kernel_size", 2)
+    stride = () if stride is None else _int_list(stride, fn, "stride", 3)
+    padding = _int_list(padding, fn, "padding", 4)
+    dilation = _int_list(dilation, fn, "dilation", 5)
     kh, kw = _pool_pair(kernel_size, "kernel_size", name)
-    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
-        sh, sw = kh, kw
-    else:
-        sh, sw = _pool_pair(stride, "stride", name)
+    sh, sw = (kh, kw) if len(stride) == 0 else _pool_pair(stride, "stride", name)
     ph, pw = _pool_pair(padding, "padding", name)
     dh, dw = _pool_pair(dilation, "dilation", name)
-    if sh == 0 or sw == 0:
-        raise RuntimeError("stride should not be zero")
-    if kh <= 0 or kw <= 0:
-        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
-    if dh <= 0 or dw <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dh} dilationW: {dw}")
-    if xd.ndim not in (3, 4) or xd.size == 0 and any(s == 0 for s in xd.shape[-3:]):
+    params = (kh, kw, sh, sw, ph, pw, dh, dw)
+    if max(params) > _INT32_MAX or min(params) < _INT32_MIN:  # PyTorch's pooling works in C int
+        if max(params) > _INT64_MAX or min(params) < _INT64_MIN:
+            raise ValueError("Overflow when unpacking long long")
+        raise RuntimeError("value cannot be converted to type int without overflow")
+    if xd.ndim not in (3, 4) and name == "max_pool2d":
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-    if not (kw // 2 >= pw and kh // 2 >= ph):
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={pw}, kernel_size={kw} "
-                           f"and dilation={dw}")
     C, H, W = xd.shape[-3:]
     oh = _pool_output_size(H, kh, ph, sh, dh, ceil_mode)
     ow = _pool_output_size(W, kw, pw, sw, dw, ceil_mode)
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {sh} dW: {sw}")
+    if dh <= 0 or dw <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dh} dilationW: {dw}")
+    if xd.ndim not in (3, 4) or C == 0 or H == 0 or W == 0:  # an empty batch (N = 0) is fine
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           f"got:{list(xd.shape)}")
+    if kw // 2 < pw or kh // 2 < ph:
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got padW = {pw}, "
+                           f"padH = {ph}, kW = {kw}, kH = {kh}")
     if oh < 1 or ow < 1:
         raise RuntimeError(f"Given input size: ({C}x{H}x{W}). Calculated output size: ({C}x{oh}x{ow}). "
                            "Output size is too small")
+    if (dh > H and ph) or (dw > W and pw):  # the only way to get a window with no tap in the input
+        _check_max_pool_windows("height", H, oh, kh, ph, sh, dh)
+        _check_max_pool_windows("width", W, ow, kw, pw, sw, dw)
     x3 = np.ascontiguousarray(xd).reshape(-1, H, W)
-    return xd, x3, (kh, kw, sh, sw, ph, pw, dh, dw), oh, ow
+    return xd, x3, params, oh, ow
 
 
 def _planes(a: np.ndarray) -> np.ndarray:
     """``a`` (..., H, W) as a C-contiguous (planes, H, W) view."""
     a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    return a.reshape(-1, a.shape[-2], a.shape[-1])
+    # (an empty array cannot infer the -1: count its planes)
+    return a.reshape(-1 if a.size else math.prod(a.shape[:-2]), a.shape[-2], a.shape[-1])
 
 
 # ---------------------------------------------------------------------------- max pooling
@@ -506,8 +624,11 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
                return_indices: bool = False):
     """2-D max pooling over (N, C, H, W) or (C, H, W); with ``return_indices`` also the flat argmax
     positions (h * W + w) in each plane."""
-    xd, x3, geom, oh, ow = _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    xd, x3, geom, oh, ow = _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d",
+                                       return_indices)
     dt = xd.dtype
+    if dt == np.bool_:
+        raise NotImplementedError("\"max_pool2d\" not implemented for 'Bool'")
     if dt == _F16:
         out, idx = max_pool2d(input.float(), kernel_size, stride, padding, dilation, ceil_mode, True)
         out = out.half()
@@ -516,11 +637,19 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     out = np.empty(out_shape, dt)
     indices = np.empty(out_shape, np.int64)
     k.max_pool2d_forward(x3, *geom, out.reshape(-1, oh, ow), indices.reshape(-1, oh, ow))
-    if _state.enabled and input._requires_grad:
-        t = _attach(out, _MaxPoolNode, (edge(input),), None, (xd.shape, indices), (saved_version(input),))
-    else:
+    if not (_state.enabled and input._requires_grad):
         t = result(out, None)
-    return (t, result(indices, None)) if return_indices else t
+        idx = result(indices, None) if return_indices else None
+    else:
+        # The node keeps its own indices: the user's copy may be changed in place, and a changed
+        # index would scatter out of the plane (the double-backward gather/scatter nodes check no
+        # versions).  The version records are PyTorch's (it saves the input and the indices):
+        # changing either in place raises in backward; a non-None _saved makes the engine check
+        # them and refuse a second backward.
+        idx = result(indices.copy(), None) if return_indices else None
+        versions = (saved_version(input),) if idx is None else (saved_version(input), saved_version(idx))
+        t = _attach(out, _MaxPoolNode, (edge(input),), indices, (xd.shape, indices), versions)
+    return (t, idx) if return_indices else t
 
 
 def _max_pool_scatter(g: np.ndarray, ctx) -> np.ndarray:
@@ -552,8 +681,14 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """2-D average pooling over (N, C, H, W) or (C, H, W)."""
     if input._data.ndim < 3:
         raise errors.dim_out_of_range(-3, input._data.ndim)
-    if divisor_override is not None and divisor_override == 0:
-        raise RuntimeError("divisor must be not zero")
+    if divisor_override is not None:
+        if not isinstance(divisor_override, (int, np.integer)) or isinstance(divisor_override, bool):
+            raise TypeError(f"avg_pool2d(): argument 'divisor_override' must be int, not "
+                            f"{type(divisor_override).__name__}")
+        if not _INT64_MIN <= divisor_override <= _INT64_MAX:
+            raise ValueError("Overflow when unpacking long long")
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
     xd, x3, geom, oh, ow = _pool_setup(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     dt = xd.dtype
     if dt.kind != "f":
@@ -567,7 +702,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                                int(divisor_override or 0)))
     out = _avg_pool(x3, ctx)
     if _state.enabled and input._requires_grad:
-        return _attach(out, _AvgPoolNode, (edge(input),), None, ctx, ())
+        return _attach(out, _AvgPoolNode, (edge(input),), _VERSIONS_ONLY, ctx, (saved_version(input),))
     return result(out, None)
 
 
@@ -595,29 +730,45 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """2-D average pooling to a fixed output size (an int, or a pair whose entries may be None)."""
     xd = input._data
     if isinstance(output_size, (int, np.integer)):
-        size = (int(output_size),) * 2
-    else:
-        size = tuple(output_size)
-        if xd.ndim <= len(size):  # torch.nn.functional's _list_with_default
-            raise ValueError(f"Input dimension should be at least {len(size) + 1}")
+        oh, ow = _int_list(output_size, "adaptive_avg_pool2d", "output_size", 2) * 2  # (a bool raises)
+    else:  # torch.nn.functional's _list_with_default: None entries take the input's sizes
+        if not hasattr(output_size, "__len__"):
+            raise TypeError(f"object of type '{type(output_size).__name__}' has no len()")
+        if xd.ndim <= len(output_size):
+            raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+        defaults = xd.shape[xd.ndim - len(output_size):]
+        size = _int_list([d if v is None else v for v, d in zip(output_size, defaults)], "adaptive_avg_pool2d",
+                         "output_size", 2)
         if len(size) != 2:
             raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
-    if xd.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(xd.shape)}")
-    oh, ow = (xd.shape[-2] if size[0] is None else int(size[0]), xd.shape[-1] if size[1] is None else int(size[1]))
-    dt = xd.dtype
-    if dt.kind != "f":
-        raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{_type_name(dt)}\'')
+        oh, ow = size
+    if max(oh, ow) > _INT64_MAX or min(oh, ow) < _INT64_MIN:
+        raise ValueError("Overflow when unpacking long long")
+    if oh < 0 or ow < 0:
+        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                           f"received {{{oh}, {ow}}}")
     if oh == 1 and ow == 1:  # PyTorch computes this case as a mean over (H, W) (MeanBackward1)
         from .reduction import mean
 
         return mean(input, (-1, -2), keepdim=True)
+    if xd.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(xd.shape)}")
+    if xd.shape[-2] == 0 or xd.shape[-1] == 0:  # a window of an empty plane would divide by zero
+        raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
+                           f"but input has sizes {list(xd.shape)} with dimension "
+                           f"{xd.ndim - (2 if xd.shape[-2] == 0 else 1)} being empty")
+    dt = xd.dtype
+    if dt.kind != "f":
+        raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{_type_name(dt)}\'')
     if dt == _F16:
         return _via_float32(lambda t: adaptive_avg_pool2d(t, (oh, ow)), input)
     ctx = (xd.shape, xd.shape[:-2] + (oh, ow))
-    out = _adaptive_pool(xd, ctx)
+    try:
+        out = _adaptive_pool(xd, ctx)
+    except (MemoryError, ValueError) as e:  # a huge output_size: PyTorch's allocator error
+        raise _allocation_error(e, ctx[1], dt.itemsize) from None
     if _state.enabled and input._requires_grad:
-        return _attach(out, _AdaptiveAvgPoolNode, (edge(input),), None, ctx, ())
+        return _attach(out, _AdaptiveAvgPoolNode, (edge(input),), _VERSIONS_ONLY, ctx, (saved_version(input),))
     return result(out, None)
 
 
@@ -628,6 +779,12 @@ def _adaptive_pool(a: np.ndarray, ctx) -> np.ndarray:
 
 
 def _adaptive_pool_adjoint(g: np.ndarray, ctx) -> np.ndarray:
+    if g.size == 0:  # PyTorch's backward refuses an empty output plane or channel (not an empty batch)
+        for dim in range(1, g.ndim):
+            if g.shape[dim] == 0:
+                raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero size for "
+                                   f"non-batch dimensions, but grad_output has sizes {list(g.shape)} with dimension "
+                                   f"{dim} being empty")
     gx = np.empty(ctx[0], g.dtype)
     k.adaptive_avg_pool2d_backward(_planes(g), _planes(gx))
     return gx

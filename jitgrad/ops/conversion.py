@@ -4,9 +4,20 @@ import numpy as np
 from .. import _dtype
 from ..tensor import Tensor, edge
 from . import registry
+from .linalg import quiet
 from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state
+
+
+def cast_array(a: np.ndarray, np_dtype: np.dtype) -> np.ndarray:
+    """``a.astype(np_dtype)`` with PyTorch's silence: a cast that can overflow (to a narrower
+    float, or to float16) or meet NaN/inf/out-of-range floats (float to integer) gives inf or the
+    C cast's value in PyTorch, where NumPy would also print a RuntimeWarning."""
+    if np_dtype.kind in "iu" and a.dtype.kind == "f" or np_dtype.kind == "f" and (
+            np_dtype.itemsize < a.dtype.itemsize or np_dtype.itemsize == 2):
+        return quiet(a.astype, np_dtype)
+    return a.astype(np_dtype)
 
 
 def to_dtype(input: Tensor, np_dtype: np.dtype, copy: bool = False) -> Tensor:
@@ -14,13 +25,13 @@ def to_dtype(input: Tensor, np_dtype: np.dtype, copy: bool = False) -> Tensor:
     xd = input._data
     if xd.dtype == np_dtype and not copy:
         return input
-    out = xd.astype(np_dtype)
+    out = cast_array(xd, np_dtype)
     if _state.enabled and input._requires_grad and np_dtype.kind == "f":
         return result(out, new_node(_ToCopyNode, (edge(input),), None, xd.dtype))
     return result(out, None)
 
 
-_ToCopyNode = define_node("ToCopyBackward0", lambda node, grads: (grads[0].astype(node._ctx),),
+_ToCopyNode = define_node("ToCopyBackward0", lambda node, grads: (cast_array(grads[0], node._ctx),),
                           lambda node, grads: (to_dtype(grads[0], node._ctx),))
 
 

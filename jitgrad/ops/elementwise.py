@@ -203,6 +203,7 @@ _NOTHING_SAVED = (None, None, None)
 
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 
 
 def _via_float32(fn, *args):
@@ -219,7 +220,77 @@ def _cast_scalar(dt, value):
     try:
         return dt.type(value)
     except OverflowError:
+        if isinstance(value, int):  # PyTorch reads a Python int as int64, else as uint64
+            if not _INT64_MIN <= value < _UINT64_END:
+                raise scalar_overflow(value) from None
+            return np.array(value & 0xFFFFFFFFFFFFFFFF, np.uint64).astype(dt)[()]
         return np.array(value).astype(dt)[()]
+
+
+# PyTorch's C type names, in "value cannot be converted to type int8_t without overflow"
+_C_TYPE_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+                 "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+_INT64_MIN, _UINT64_END = -(1 << 63), 1 << 64
+
+
+def scalar_overflow(value: int) -> OverflowError:
+    """PyTorch's error for a Python int no Scalar holds (outside [-2**63, 2**64))."""
+    return OverflowError("int too big to convert" if value > 0 else "can't convert negative int to unsigned")
+
+
+def checked_scalar(dt, value):
+    """A Python number in dtype ``dt`` with PyTorch's overflow check (fill values, clamp bounds,
+    integer pow exponents): a RuntimeError where it does not fit, where ``_cast_scalar`` would wrap
+    (int8 1000 -> -24).  Like c10's ``checked_convert``, an unsigned type also takes a negative
+    integer whose magnitude fits (uint8 -1 -> 255); a float goes to an integer type truncated, and
+    NaN or inf never does; a float type takes inf and NaN but no finite value beyond its range.
+    Before that, PyTorch's Scalar parsing: a Python int outside [-2**63, 2**64) is its
+    OverflowError; a complex value is refused unless its imaginary part is 0 (``fill_(1j)``)."""
+    cls = value.__class__
+    if cls is int and not _INT64_MIN <= value < _UINT64_END:
+        raise scalar_overflow(value)
+    if cls is complex or isinstance(value, np.complexfloating):
+        if dt.kind == "b":
+            return dt.type(value != 0)
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dt.name]} without overflow")
+        value = value.real
+    kind = dt.kind
+    if kind in "iu":
+        info = np.iinfo(dt)
+        low = -int(info.max) if kind == "u" else int(info.min)
+        if value.__class__ is _float or isinstance(value, np.floating):
+            fits = math.isfinite(value) and low <= value <= info.max
+        else:
+            value = int(value)
+            fits = low <= value <= info.max
+        if fits:
+            return _cast_scalar(dt, int(value))
+    elif kind == "f":
+        try:
+            value = float(value)
+        except OverflowError:  # a Python int beyond any float
+            value = None
+        if value is not None and (math.fabs(value) <= _FLOAT_MAX[dt.itemsize] or not math.isfinite(value)):
+            return dt.type(value)
+    else:
+        return dt.type(value)
+    raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dt.name]} without overflow")
+
+
+def fill_scalar(dt, value):
+    """``checked_scalar`` for PyTorch's fills (``fill_``, ``full``, ``x[k] = v``), which store a
+    float16 value through float without the range check: 1e5 or 1e39 becomes inf there."""
+    if dt is not _F16:
+        return checked_scalar(dt, value)
+    value = checked_scalar(_F64, value)  # (the Scalar checks: ints past 64 bits, complex)
+    with np.errstate(over="ignore"):
+        return _F16.type(value)
+
+
+_FLOAT_MAX = {2: float(np.finfo(np.float16).max), 4: float(np.finfo(np.float32).max), 8: float(np.finfo(np.float64).max)}
 
 
 def _to_tensor(name, value):
@@ -227,6 +298,10 @@ def _to_tensor(name, value):
         from ..factories import tensor as _tensor
 
         return _tensor(value)
+    if isinstance(value, (complex, np.complexfloating)):  # PyTorch would compute in a complex dtype
+        from ..factories import _complex_error
+
+        raise _complex_error(value)
     raise TypeError(f"unsupported operand type(s) for {name}: 'Tensor' and '{type(value).__name__}'")
 
 
@@ -273,6 +348,11 @@ def _fill(kernel, g, *args):
     return out
 
 
+def _fill_into(kernel, x, *args):
+    """``kernel(x, *args, out)`` on a preallocated flat ``out`` (the last argument), parallel when large."""
+    (kernel if x.size < _PARALLEL_THRESHOLD else _PARALLEL.get(kernel, kernel))(x, *args)
+
+
 def _neg(g):
     return _fill(k.neg_forward, g)
 
@@ -286,7 +366,7 @@ def _pow_a(g, a, b, y):
 
 
 def _pow_b(g, a, b, y):
-    return _fill(k.pow_backward_exponent, g, a, y)
+    return _fill(k.pow_backward_exponent, g, a, b, y)
 
 
 # Each op: kernels; fast vjps on arrays (grad, a, b, result); then ``graph``, the same vjps on
@@ -336,24 +416,61 @@ _rsub_op = _binary("rsub", "RsubBackward0", k.rsub_forward, None,
                    graph=lambda g, a, b, y, s: (-g, g))
 
 
+def _check_alpha(input, other, alpha):
+    """PyTorch converts ``alpha`` to the result's dtype with its overflow check (int8 alpha=1000
+    raises instead of wrapping); an integer result takes no float alpha."""
+    dt = input._data.dtype
+    if isinstance(other, Tensor):
+        dt = _dtype.result_type_tensors(dt, input._data.ndim, other._data.dtype, other._data.ndim)
+    elif _is_scalar(other):
+        dt = _dtype.result_type_scalar(dt, other)
+    if dt.kind != "b" and isinstance(alpha, (bool, np.bool_)):
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if dt.kind in "iub":
+        if isinstance(alpha, (float, np.floating)):
+            raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+        if dt.kind == "b":
+            return bool(alpha)  # a bool result takes alpha as a bool: a + 2 * b is a | b
+        checked_scalar(dt, alpha)
+    return alpha
+
+
+def _times_alpha(other, alpha):
+    """``other * alpha``; a Python bool times a bool alpha stays a bool (``True * False`` is the
+    int 0, which would promote a bool result to int64)."""
+    if alpha.__class__ is bool and isinstance(other, (bool, np.bool_)):
+        return bool(other) and alpha
+    return other * alpha
+
+
 def _alpha(b, alpha):
     if alpha == 1:
         return b
     return b * alpha
 
 
-def add(input, other, *, alpha=1, out=None) -> Tensor:
+def add(input, other, *, alpha=1) -> Tensor:
     """``input + alpha * other``, broadcasting."""
     if not isinstance(input, Tensor):
         input, other = other, input  # jitgrad.add(2, x)
-    if alpha != 1:
-        other = other * alpha
-    return _out(_add(input, other), out)
+    if alpha != 1 or alpha.__class__ is bool:
+        alpha = _check_alpha(input, other, alpha)
+        if alpha is not True:
+            other = _times_alpha(other, alpha)
+    return _add(input, other)
+
+
+def _is_bool_operand(v) -> bool:
+    """A bool tensor or a bool scalar (PyTorch wraps ``True`` as a bool tensor, so ``x - True``
+    on a bool ``x`` is its "two bool tensors" error, and ``int_x - True`` is refused too)."""
+    if isinstance(v, Tensor):
+        return v._data.dtype.kind == "b"
+    return isinstance(v, (bool, np.bool_))
 
 
 def _check_bool_sub(a, b):
-    a_bool = a._data.dtype.kind == "b" if isinstance(a, Tensor) else False
-    b_bool = b._data.dtype.kind == "b" if isinstance(b, Tensor) else False
+    a_bool = _is_bool_operand(a)
+    b_bool = _is_bool_operand(b)
     if a_bool and b_bool:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
@@ -362,15 +479,16 @@ def _check_bool_sub(a, b):
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
-def sub(input, other, *, alpha=1, out=None) -> Tensor:
+def sub(input, other, *, alpha=1) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if not isinstance(input, Tensor):
         return rsub(other, input, alpha=alpha)
-    if input._data.dtype.kind == "b" or (isinstance(other, Tensor) and other._data.dtype.kind == "b"):
+    if input._data.dtype.kind == "b" or _is_bool_operand(other):
         _check_bool_sub(input, other)
-    if alpha != 1:
+    if alpha != 1 or alpha.__class__ is bool:
+        _check_alpha(input, other, alpha)
         other = other * alpha
-    return _out(_sub(input, other), out)
+    return _sub(input, other)
 
 
 def rsub(input, other, *, alpha=1) -> Tensor:
@@ -390,6 +508,8 @@ _RsubNode = define_node("RsubBackward1", lambda node, grads: (_neg(grads[0].rave
 def _rsub_scalar(a: Tensor, s) -> Tensor:
     ad = a._data
     dt = _dtype.result_type_scalar(ad.dtype, s)
+    if dt is _F16:
+        return _via_float32(lambda t: _rsub_scalar(t, s), a)
     x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
     out = np.empty(ad.shape, dt)
     k.rsub_scalar_forward(x, _cast_scalar(dt, s), out.ravel())
@@ -397,14 +517,14 @@ def _rsub_scalar(a: Tensor, s) -> Tensor:
     return result(out, node)
 
 
-def mul(input, other, *, out=None) -> Tensor:
+def mul(input, other) -> Tensor:
     """Elementwise product, broadcasting."""
     if not isinstance(input, Tensor):
         input, other = other, input
-    return _out(_mul_op(input, other), out)
+    return _mul_op(input, other)
 
 
-def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
+def div(input, other, *, rounding_mode=None) -> Tensor:
     """Elementwise true division (``rounding_mode`` 'trunc'/'floor' are not differentiable)."""
     if not isinstance(input, Tensor):
         from ..factories import tensor as _tensor
@@ -414,7 +534,7 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
         from .comparison import rounded_div
 
         return rounded_div(input, other, rounding_mode)
-    return _out(_div_op(input, other), out)
+    return _div_op(input, other)
 
 
 def _rdiv(self, other) -> Tensor:
@@ -422,13 +542,20 @@ def _rdiv(self, other) -> Tensor:
     return reciprocal(self) * other
 
 
-def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(input, exponent) -> Tensor:  # noqa: A001 - PyTorch's name
     """``input ** exponent`` for a tensor or scalar exponent (and a scalar base)."""
     if not isinstance(input, Tensor):
-        return _rpow(exponent, input)
+        return _rpow(input, exponent)
     if not isinstance(exponent, Tensor) and _is_scalar(exponent):
-        return _out(_pow_scalar(input, exponent), out)
-    return _out(_pow_op(input, exponent), out)
+        return _pow_scalar(input, exponent)
+    if input._data.dtype.kind == "b" and isinstance(exponent, Tensor) and exponent._data.dtype.kind == "b":
+        raise NotImplementedError(_POW_BOOL)
+    return _pow_op(input, exponent)
+
+
+# PyTorch has no bool pow kernel: bool ** bool tensors (or True ** a bool tensor) is refused
+# (a bool tensor ** a bool *scalar* is computed: that path keeps the tensor's dtype).
+_POW_BOOL = "\"pow\" not implemented for 'Bool'"
 
 
 def _pow_scalar(a: Tensor, p) -> Tensor:
@@ -436,13 +563,21 @@ def _pow_scalar(a: Tensor, p) -> Tensor:
     if ad.dtype.kind in "iu" and isinstance(p, (int, np.integer)) and p < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     dt = _dtype.result_type_scalar(ad.dtype, p)
+    if dt is _F16:
+        return _via_float32(lambda t: _pow_scalar(t, p), a)
     x = ad.ravel() if ad.dtype == dt else ad.astype(dt).ravel()
-    p = dt.type(p)
+    if dt.kind in "iu":  # an integer exponent must fit int64, then the tensor's type (a float one need not)
+        checked_scalar(np.dtype(np.int64), p)
+        p = checked_scalar(dt, p)
+    else:
+        p = dt.type(p)
     out = np.empty(ad.shape, dt)
-    if p == 2 and dt.kind == "f":
+    if dt.kind != "f":
+        k.pow_scalar_forward(x, p, out.ravel())
+    elif p == 2:
         k.mul_forward(x, x, out.ravel())  # x*x is exact where a**2.0 may call pow()
     else:
-        k.pow_scalar_forward(x, p, out.ravel())
+        _fill_into(k.pow_float_scalar_forward, x, p, out.ravel())
     if _state.enabled and a._requires_grad:
         node = new_node(_PowScalarNode, (edge(a),), (x,), (ad.shape, p), (registry.saved_version(a),))
         return result(out, node)
@@ -472,6 +607,10 @@ def _rpow(base, exponent: Tensor) -> Tensor:
         raise TypeError("pow() needs at least one Tensor argument")
     ed = exponent._data
     dt = _dtype.result_type_scalar(ed.dtype, base)
+    if dt.kind == "b":
+        raise NotImplementedError(_POW_BOOL)
+    if dt is _F16:
+        return _via_float32(lambda t: _rpow(base, t), exponent)
     x = ed.ravel() if ed.dtype == dt else ed.astype(dt).ravel()
     s = dt.type(base)
     out = np.empty(ed.shape, dt)
@@ -497,13 +636,6 @@ def _rpow_graph(node, grads):
 
 
 _RpowNode = define_node("PowBackward2", _rpow_backward, _rpow_graph)
-
-
-def _out(t: Tensor, out):
-    if out is None:
-        return t
-    out._data = t._data  # functional out= as rebinding storage; not tracked by autograd
-    return out
 
 
 # ============================================================================ unary template
@@ -592,7 +724,7 @@ reciprocal = _unary("reciprocal", "ReciprocalBackward0", k.reciprocal_forward, k
 _abs_float = _unary("abs", "AbsBackward0", k.abs_forward, k.abs_backward, saves="input", float_only=False,
                     graph=lambda g, x, y: g * x.sign())
 _relu = _unary("relu", "ReluBackward0", k.relu_forward, k.relu_backward, saves="result", float_only=False,
-               graph=lambda g, x, y: g * (y > 0))
+               graph=lambda g, x, y: g * (y <= 0).logical_not())  # (a NaN result passes the gradient)
 _NegNode = define_node("NegBackward0", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),),
                        lambda node, grads: (-grads[0],))
 
@@ -617,6 +749,8 @@ def neg(input: Tensor) -> Tensor:
     if xd.dtype.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    if xd.dtype is _F16:
+        return _via_float32(neg, input)
     out = np.empty(xd.shape, xd.dtype)
     k.neg_forward(xd.ravel(), out.ravel())
     node = new_node(_NegNode, (edge(input),)) if (_state.enabled and input._requires_grad) else None
@@ -655,19 +789,24 @@ def _clamp(input: Tensor, min, max, node_cls) -> Tensor:  # noqa: A002
     elif dt.kind == "b":
         dt = np.dtype(np.int64)  # PyTorch promotes a bool tensor clamped by ints
     if dt is _F16:
+        for bound in (min, max):
+            if bound is not None:
+                checked_scalar(dt, bound)  # (before float32 would take 1e5)
         return _via_float32(lambda t: _clamp(t, min, max, node_cls), input)
     if xd.dtype != dt:
         xd = xd.astype(dt)
     if dt.kind == "f":
-        low = dt.type(-np.inf if min is None else min)
-        high = dt.type(np.inf if max is None else max)
+        low = dt.type(-np.inf) if min is None else checked_scalar(dt, min)
+        high = dt.type(np.inf) if max is None else checked_scalar(dt, max)
     else:
         info = np.iinfo(dt)
-        low = _cast_scalar(dt, info.min if min is None else min)
-        high = _cast_scalar(dt, info.max if max is None else max)
+        low = dt.type(info.min) if min is None else checked_scalar(dt, min)
+        high = dt.type(info.max) if max is None else checked_scalar(dt, max)
     x = xd.ravel()
     out = np.empty(xd.shape, dt)
     k.clamp_forward(x, low, high, out.ravel())
+    if low != low or high != high:  # a NaN bound: PyTorch's min/max propagate it to every element
+        out.fill(np.nan)
     if _state.enabled and input._requires_grad:
         node = new_node(node_cls, (edge(input),), (x,), (xd.shape, low, high), (registry.saved_version(input),))
         return result(out, node)

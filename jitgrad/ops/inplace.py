@@ -16,6 +16,36 @@ from .registry import OpInfo, define_node, new_node, register, result
 _state = registry._state
 
 
+OVERLAP_ERROR = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
+                 "location. Please clone() the tensor before performing the operation.")
+
+
+def has_internal_overlap(a: np.ndarray) -> bool:
+    """PyTorch's definite internal overlap: a dim of size > 1 with stride 0 (an expanded tensor)."""
+    for n, st in zip(a.shape, a.strides):
+        if st == 0 and n > 1:
+            return True
+    return False
+
+
+def writable(a: np.ndarray, allow_overlap: bool = False) -> np.ndarray:
+    """``a``, ready to be written in place.  Expanded tensors are read-only NumPy broadcasts:
+    writing to one whose elements share memory raises PyTorch's error (unless the op is one
+    PyTorch lets through, ``allow_overlap``: fill_, zero_, index_put_); otherwise the write goes
+    through a writable alias of the same memory."""
+    if a.flags.writeable:
+        return a
+    if not allow_overlap and has_internal_overlap(a):
+        raise RuntimeError(OVERLAP_ERROR)
+    alias = a.view()
+    try:
+        alias.flags.writeable = True
+    except ValueError:  # the memory itself is read-only (a read-only NumPy array behind from_numpy)
+        raise RuntimeError("jitgrad: this tensor's memory is read-only (it wraps a read-only NumPy array); "
+                           "clone() it before writing to it in place") from None
+    return alias
+
+
 def check_inplace(t: Tensor, others=()) -> bool:
     """Raise PyTorch's error for in-place ops on leaves that require grad; return whether the
     op must be recorded."""
@@ -36,7 +66,7 @@ def check_inplace(t: Tensor, others=()) -> bool:
     return record
 
 
-def _write_back(t: Tensor, res: Tensor, op_name: str) -> Tensor:
+def _write_back(t: Tensor, res: Tensor, op_name: str, allow_overlap: bool = False) -> Tensor:
     src = res._data
     if src.shape != t._data.shape:
         raise RuntimeError(
@@ -47,23 +77,27 @@ def _write_back(t: Tensor, res: Tensor, op_name: str) -> Tensor:
             f"result type {_dtype.from_numpy_dtype(src.dtype)._legacy[:-6]} can't be cast to the desired "
             f"output type {_dtype.from_numpy_dtype(t._data.dtype)._legacy[:-6]}"
         )
-    np.copyto(t._data, src, casting="unsafe")
+    np.copyto(writable(t._data, allow_overlap), src, casting="unsafe")
     t._vc[0] += 1
     return t
 
 
-def _inplace(out_of_place, name):
+def _inplace(out_of_place, name, allow_overlap=False):
+    """The in-place op ``name``: ``out_of_place`` written back into self (``allow_overlap``: the
+    op writes through an expanded self, as PyTorch's masked_fill_ does, instead of refusing it)."""
     def op(self: Tensor, *args, **kwargs) -> Tensor:
+        if not self._data.flags.writeable:
+            writable(self._data, allow_overlap)  # PyTorch refuses an expanded self before anything else
         if not check_inplace(self, args):
             with _NoGrad():
                 res = out_of_place(self, *args, **kwargs)
-            return _write_back(self, res, name)
+            return _write_back(self, res, name, allow_overlap)
         # Record: run the out-of-place op on a snapshot of self that carries self's history
         # (and a fresh version counter), so the node it saves is the value before the write.
         snapshot = _wrap(self._data.copy())
         snapshot.grad_fn, snapshot._output_nr, snapshot._requires_grad = self.grad_fn, self._output_nr, self._requires_grad
         res = out_of_place(snapshot, *args, **kwargs)
-        _write_back(self, res, name)
+        _write_back(self, res, name, allow_overlap)
         self.grad_fn = res.grad_fn
         self._output_nr = res._output_nr
         self._requires_grad = res._requires_grad
@@ -94,8 +128,18 @@ _ZeroNode = define_node("ZeroBackward0", lambda node, grads: (np.zeros(node._ctx
 def fill_(self: Tensor, value) -> Tensor:
     """Fill with ``value`` in place."""
     record = check_inplace(self, (value,))
-    v = value._data if isinstance(value, Tensor) else value
-    self._data[...] = v
+    dst = writable(self._data, allow_overlap=True)
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._data.ndim} dimensions.")
+        with np.errstate(over="ignore", invalid="ignore"):  # a tensor value is cast as copy_ does: no check
+            dst[...] = value._data
+    else:
+        if not isinstance(value, (int, float, complex, np.number, np.bool_)):  # (bool is an int)
+            raise TypeError(f"fill_() received an invalid combination of arguments - got ({type(value).__name__}), "
+                            "but expected one of:\n * (Tensor value)\n * (Number value)\n")
+        dst[...] = ew.fill_scalar(dst.dtype, value)  # PyTorch's overflow check (int8 1000, float32 1e39)
     self._vc[0] += 1
     if record:
         self.grad_fn = new_node(_FillNode, (edge(self),), None, self._data.shape)
@@ -106,7 +150,7 @@ def fill_(self: Tensor, value) -> Tensor:
 def zero_(self: Tensor) -> Tensor:
     """Fill with zeros in place."""
     record = check_inplace(self)
-    self._data[...] = 0
+    writable(self._data, allow_overlap=True)[...] = 0
     self._vc[0] += 1
     if record:
         self.grad_fn = new_node(_ZeroNode, (edge(self),), None, self._data.shape)
@@ -116,9 +160,10 @@ def zero_(self: Tensor) -> Tensor:
 
 def copy_(self: Tensor, src, non_blocking=False) -> Tensor:
     """Copy ``src`` (broadcast) into this tensor's storage."""
+    dst = writable(self._data)
     record = check_inplace(self, (src,))
     s = src._data if isinstance(src, Tensor) else np.asarray(src)
-    np.copyto(self._data, np.broadcast_to(s, self._data.shape), casting="unsafe")
+    np.copyto(dst, np.broadcast_to(s, self._data.shape), casting="unsafe")
     self._vc[0] += 1
     if record:
         from .shape import expand

@@ -22,13 +22,14 @@ from typing import Optional
 import numpy as np
 
 from .. import _dtype
+from ..factories import _allocate
 from ..kernels import joining as k
 from ..tensor import Tensor, _wrap, _wrap_dim, edge
 from . import registry
 from . import shape as sh
 from .broadcast import broadcast_shapes, reduce_to_shape
 from .conversion import to_dtype
-from .elementwise import _out
+from .elementwise import checked_scalar
 from .inplace import _inplace
 from .reduction import sum_array
 from .registry import OpInfo, define_node, new_node, register, result, saved_version
@@ -40,6 +41,7 @@ _I64 = np.dtype(np.int64)
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
 _BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 # ============================================================================ shared helpers
@@ -61,14 +63,17 @@ def _is_int(value) -> bool:
 def _int_list(values, fname: str, argname: str, pos: int) -> tuple:
     """A sequence of ints (PyTorch's TypeError otherwise); a single int is a 1-tuple."""
     if _is_int(values):
-        return (int(values),)
-    if isinstance(values, Tensor) or not isinstance(values, (tuple, list)):
+        values = (values,)
+    elif isinstance(values, Tensor) or not isinstance(values, (tuple, list)):
         raise TypeError(f"{fname}(): argument '{argname}' (position {pos}) must be tuple of ints, "
                         f"not {type(values).__name__}")
     for i, v in enumerate(values):
         if not _is_int(v):
             raise TypeError(f"{fname}(): argument '{argname}' (position {pos}) must be tuple of ints, "
                             f"but found element of type {type(v).__name__} at pos {i}")
+        if not _INT64_MIN <= v <= _INT64_MAX:  # PyTorch's int64 parser (NumPy would fail later, its own way)
+            raise TypeError(f"{fname}(): argument '{argname}' failed to unpack the object at pos {i + 1} with "
+                            'error "Overflow when unpacking long long"')
     return tuple(int(v) for v in values)
 
 
@@ -191,7 +196,7 @@ def _cat_graph(node, grads):
 _CatNode = define_node("CatBackward0", _cat_backward, _cat_graph)
 
 
-def cat(tensors, dim=0, *, axis=None, out=None) -> Tensor:
+def cat(tensors, dim=0, *, axis=None) -> Tensor:
     """Concatenate tensors along an existing dim (1-D empty tensors are skipped, as in PyTorch)."""
     tensors = _tensor_list(tensors, "cat")
     dim = _check_int(dim if axis is None else axis, "cat", "dim", 2)  # ``axis``: NumPy's name, as in PyTorch
@@ -230,7 +235,7 @@ def cat(tensors, dim=0, *, axis=None, out=None) -> Tensor:
         sizes = tuple(None if s else a.shape[d] for a, s in zip(arrays, skipped))
         node = new_node(_CatNode, tuple(edge(t) for t in tensors), None,
                         (d, sizes, tuple(a.dtype for a in arrays)))
-    return _out(result(res, node), out)
+    return result(res, node)
 
 
 def _stack_backward(node, grads):
@@ -250,7 +255,7 @@ def _stack_graph(node, grads):
 _StackNode = define_node("StackBackward0", _stack_backward, _stack_graph)
 
 
-def stack(tensors, dim=0, *, axis=None, out=None) -> Tensor:
+def stack(tensors, dim=0, *, axis=None) -> Tensor:
     """Join equally shaped tensors along a new dim."""
     tensors = _tensor_list(tensors, "stack")
     dim = _check_int(dim if axis is None else axis, "stack", "dim", 2)  # ``axis``: NumPy's name, as in PyTorch
@@ -273,7 +278,7 @@ def stack(tensors, dim=0, *, axis=None, out=None) -> Tensor:
     node = None
     if registry.needs_grad(*tensors) and dt.kind == "f":
         node = new_node(_StackNode, tuple(edge(t) for t in tensors), None, (d, tuple(a.dtype for a in arrays)))
-    return _out(result(res, node), out)
+    return result(res, node)
 
 
 # ============================================================================ split / chunk / unbind
@@ -441,13 +446,16 @@ def _gather_array(x: np.ndarray, d: int, idx: np.ndarray) -> np.ndarray:
 
 
 def _scatter_add_array(shape, dtype, d: int, idx: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """zeros(shape).scatter_add(d, idx, src) on arrays; ``src`` has ``idx``'s shape."""
+    """zeros(shape).scatter_add(d, idx, src) on arrays; ``src`` has ``idx``'s shape.  The index
+    is checked again: it may have been changed through ``.data`` since the forward."""
     out = np.zeros(_nonempty(shape), dtype)
     ishape = _nonempty(idx.shape)
     block, key = _block(out, ishape, d)
     i3 = _index3(idx, ishape, d)
-    _via_f32(k.scatter_add_middle, _middle(block, d), i3,
-             _middle(np.ascontiguousarray(src.reshape(ishape), dtype=dtype), d))
+    bad = _via_f32(k.scatter_add_middle, _middle(block, d), i3,
+                   _middle(np.ascontiguousarray(src.reshape(ishape), dtype=dtype), d))
+    if bad >= 0:
+        raise _out_of_bounds(i3, bad, d, out.shape[d])
     if key is not None:
         out[key] = block
     return out.reshape(shape)
@@ -468,7 +476,7 @@ def _gather_graph(node, grads):
 _GatherNode = define_node("GatherBackward0", _gather_backward, _gather_graph)
 
 
-def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False, out=None) -> Tensor:
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for dim=0), and so on along ``dim``."""
     index = _tensor_arg(index, "gather", "index", 3)
     xd = input._data
@@ -488,7 +496,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
     node = None
     if _state.enabled and input._requires_grad:
         node = new_node(_GatherNode, (edge(input),), (idx,), (d, xd.shape, xd.dtype), (saved_version(index),))
-    return _out(result(res, node), out)
+    return result(res, node)
 
 
 def _scatter_checks(method: str, input: Tensor, dim, index, src: Optional[Tensor]):
@@ -667,12 +675,9 @@ def _index_select_backward(node, grads):
     shape1 = _nonempty(shape)
     gx = np.zeros(shape1, dtype)
     g = np.ascontiguousarray(grads[0], dtype=dtype).reshape(shape1[:d] + (idx.size,) + shape1[d + 1:])
-    if g.dtype == _F16:
-        gx32 = np.zeros(shape1, _F32)
-        k.index_add_middle(_middle(gx32, d), idx, _middle(g.astype(_F32), d))
-        gx[...] = gx32
-    else:
-        k.index_add_middle(_middle(gx, d), idx, _middle(g, d))
+    bad = _via_f32(k.index_add_middle, _middle(gx, d), idx, _middle(g, d))
+    if bad >= 0:  # the index was changed through ``.data`` after the forward (PyTorch's index_add_ error)
+        raise RuntimeError(f"index {int(idx[bad])} is out of bounds for dimension {d} with size {shape1[d]}")
     return (gx.reshape(shape),)
 
 
@@ -688,6 +693,16 @@ def _index_select_graph(node, grads):
 
 
 _IndexSelectNode = define_node("IndexSelectBackward0", _index_select_backward, _index_select_graph)
+
+
+def _index_select_error(xd: np.ndarray, d: int, idx: np.ndarray, bad: int) -> Exception:
+    """PyTorch's error for ``idx[bad]`` out of range: its CPU kernel for dim 1 (and for inputs
+    with no elements) of a tensor of 2+ dims words it differently from the generic one."""
+    if xd.ndim > 1 and (d == 1 or xd.size == 0):
+        if xd.shape[d] == 0:
+            return RuntimeError("index_select(): self indexing axis dim should be positive")
+        return RuntimeError(f"INDICES element is out of DATA bounds, id={int(idx[bad])} axis_dim={xd.shape[d]}")
+    return IndexError("index out of range in self")
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -707,8 +722,9 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     out_shape = shape1[:d] + (idx.size,) + shape1[d + 1:]
     res = np.empty(out_shape, xd.dtype)
     x3 = _middle(np.ascontiguousarray(xd).reshape(shape1), d)
-    if k.index_select_middle(_bits(x3), idx, _bits(_middle(res, d))) >= 0:
-        raise IndexError("index out of range in self")
+    bad = k.index_select_middle(_bits(x3), idx, _bits(_middle(res, d)))
+    if bad >= 0:
+        raise _index_select_error(xd, d, idx, bad)
     if xd.ndim == 0:
         res = res.reshape(())
     node = None
@@ -717,15 +733,15 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     return result(res, node)
 
 
-def take_along_dim(input: Tensor, indices: Tensor, dim: Optional[int] = None, *, out=None) -> Tensor:
+def take_along_dim(input: Tensor, indices: Tensor, dim: Optional[int] = None) -> Tensor:
     """Pick values along ``dim`` at ``indices`` (broadcast against ``input``); without ``dim``,
     from the flattened input."""
     indices = _tensor_arg(indices, "take_along_dim", "indices", 2)
     idx = indices._data
+    if dim is None:
+        return gather(sh.view(input, -1), 0, sh.view(indices, -1))
     if idx.dtype.kind in "iu" and idx.dtype != _I64:
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {_legacy(idx.dtype)}")
-    if dim is None:
-        return _out(gather(sh.view(input, -1), 0, sh.view(indices, -1)), out)
     xd = input._data
     if xd.ndim != idx.ndim:
         raise RuntimeError("torch.take_along_dim(): input and indices should have the same number of dimensions, "
@@ -733,11 +749,17 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: Optional[int] = None, *,
     if xd.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _wrap_dim(dim, xd.ndim)
+    if idx.size and idx.dtype == _I64:
+        # PyTorch 2.13 takes the indices modulo the dim's size here (a new index tensor, so
+        # the caller's may change afterwards without affecting the gradient)
+        if xd.shape[d] == 0:
+            raise RuntimeError("ZeroDivisionError")
+        idx = np.remainder(idx, xd.shape[d])
     self_sizes = xd.shape[:d] + (idx.shape[d],) + xd.shape[d + 1:]
     idx_b = np.broadcast_to(idx, broadcast_shapes(self_sizes, idx.shape))
     idx_sizes = idx.shape[:d] + (xd.shape[d],) + idx.shape[d + 1:]
     x_b = sh.expand(input, broadcast_shapes(idx_sizes, xd.shape))
-    return _out(gather(x_b, d, _wrap(idx_b)), out)
+    return gather(x_b, d, _wrap(idx_b))
 
 
 # ============================================================================ flip / roll
@@ -925,25 +947,6 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     return sh._view_index(input, _slices(d, start, start + length), sh._SliceNode)
 
 
-_C_NAMES = {"int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t", "uint8": "uint8_t",
-            "float16": "c10::Half", "float32": "float", "float64": "double"}
-
-
-def _fill_value(value, dt: np.dtype):
-    """``value`` as PyTorch stores it in a tensor of ``dt`` (overflow is an error, not a wrap)."""
-    if dt.kind == "b":
-        return bool(value)
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        v = math.trunc(value) if isinstance(value, (float, np.floating)) and math.isfinite(value) else value
-        if not (isinstance(v, (int, np.integer)) and info.min <= v <= info.max):
-            raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without overflow")
-        return v
-    if math.isfinite(value) and abs(value) > np.finfo(dt).max:
-        raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without overflow")
-    return value
-
-
 def _pad_array(a: np.ndarray, pad: tuple, value) -> np.ndarray:
     """Constant padding (negative pads crop); ``pad`` pairs start from the last dim."""
     nd = a.ndim
@@ -957,13 +960,15 @@ def _pad_array(a: np.ndarray, pad: tuple, value) -> np.ndarray:
         src[d] = slice(max(-before, 0), n - max(-after, 0))
         dst[d] = slice(max(before, 0), new - max(after, 0))
         shape[d] = new
-    out = np.full(shape, value, a.dtype)
+    out = _allocate(lambda: np.full(shape, value, a.dtype), shape, a.dtype)  # PyTorch's error when too big
     out[tuple(dst)] = a[tuple(src)]
     return out
 
 
-def _pad_check_crop(shape: tuple, pad: tuple) -> None:
-    # PyTorch crops negative pads with narrow() first, so its error wins
+def _pad_check(shape: tuple, pad: tuple, itemsize: int) -> None:
+    """PyTorch's checks of constant_pad_nd, in its order: negative pads crop with narrow() first,
+    then each new size is computed in int64 (a sum past int64 wraps negative: its "negative output
+    size" error), then the allocation (a byte count past int64: its storage-size error)."""
     nd = len(shape)
     for i in range(len(pad) // 2):
         d = nd - 1 - i
@@ -975,6 +980,16 @@ def _pad_check_crop(shape: tuple, pad: tuple) -> None:
             n += before
         if after < 0 and n + after < 0:
             raise RuntimeError("narrow(): length must be non-negative.")
+    new_shape = list(shape)
+    for d in range(nd - len(pad) // 2, nd):
+        j = 2 * (nd - 1 - d)
+        new = shape[d] + pad[j] + pad[j + 1]
+        if new > _INT64_MAX:
+            raise RuntimeError(f"The input size {shape[d]}, plus negative padding {pad[j]} and {pad[j + 1]} resulted "
+                               f"in a negative output size, which is invalid. Check dimension {d} of your input.")
+        new_shape[d] = new
+    if math.prod(new_shape) * itemsize > _INT64_MAX:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={new_shape}")
 
 
 _ConstantPadNode = define_node(
@@ -992,8 +1007,8 @@ def constant_pad_nd(input: Tensor, pad, value=0) -> Tensor:
     if len(pad) // 2 > xd.ndim:
         raise RuntimeError("Length of pad should be no more than twice the number of dimensions of the input. "
                            f"Pad length is {len(pad)}while the input has {xd.ndim}dimensions.")
-    _pad_check_crop(xd.shape, pad)
-    res = _pad_array(xd, pad, _fill_value(value, xd.dtype))
+    _pad_check(xd.shape, pad, xd.itemsize)
+    res = _pad_array(xd, pad, checked_scalar(xd.dtype, value))
     node = new_node(_ConstantPadNode, (edge(input),), None, pad) if (_state.enabled and input._requires_grad) else None
     return result(res, node)
 
@@ -1030,14 +1045,14 @@ def _trilu(name: str, lower: bool):
         lambda node, grads: (_trilu_array(grads[0], node._ctx, lower),),
         lambda node, grads: (op(grads[0], node._ctx),))
 
-    def op(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
+    def op(input: Tensor, diagonal: int = 0) -> Tensor:
         diagonal = _check_int(diagonal, name, "diagonal", 2)
         xd = input._data
         if xd.ndim < 2:
             raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
         res = _trilu_array(xd, diagonal, lower)
         node = new_node(node_cls, (edge(input),), None, diagonal) if (_state.enabled and input._requires_grad) else None
-        return _out(result(res, node), out)
+        return result(res, node)
 
     op.__name__ = name
     op.__doc__ = (f"The {'lower' if lower else 'upper'} triangle of the last two dims (on and "

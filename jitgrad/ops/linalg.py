@@ -12,6 +12,32 @@ from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state
 _new_tensor = Tensor.__new__
+
+# PyTorch prints nothing when a product or a cast overflows to inf (or meets NaN): NumPy warns.
+# NumPy's floating-point error state is a context variable; setting it directly costs ~0.1 us,
+# np.errstate ~0.8 us -- too much on every small product (np.errstate is the fallback).
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _fp_state
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        _FP_QUIET = _fp_state.get()
+except (ImportError, AttributeError):  # pragma: no cover - another NumPy layout
+    _fp_state = None
+
+
+def quiet(fn, *args):
+    """``fn(*args)`` with NumPy's overflow and invalid-value warnings off."""
+    if _fp_state is None:  # pragma: no cover
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fn(*args)
+    token = _fp_state.set(_FP_QUIET)
+    try:
+        return fn(*args)
+    finally:
+        _fp_state.reset(token)
+
+
+_matmul = np.matmul
 _new_node = object.__new__
 _DTYPE_NAMES = {"f": {4: "float", 8: "double", 2: "c10::Half"}, "i": {8: "long int", 4: "int"}}
 
@@ -51,7 +77,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     if a.dtype != b.dtype:
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
                            f"{_short(a.dtype)} and {_short(b.dtype)}")
-    return _record(_DotNode, np.asarray(np.dot(a, b), dtype=a.dtype), input, other)
+    return _record(_DotNode, np.asarray(quiet(np.dot, a, b), dtype=a.dtype), input, other)
 
 
 def _short(dt):
@@ -63,8 +89,8 @@ def _short(dt):
 def _dot_backward(node, grads):
     a, b = node._saved
     g = grads[0]
-    return (g * b if node.next_functions[0][0] is not None else None,
-            g * a if node.next_functions[1][0] is not None else None)
+    return (quiet(np.multiply, g, b) if node.next_functions[0][0] is not None else None,
+            quiet(np.multiply, g, a) if node.next_functions[1][0] is not None else None)
 
 
 def _dot_graph(node, grads):
@@ -94,7 +120,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
                            f"{b.shape[0]}x{b.shape[1]})")
     _check_same_dtype(a, b)
-    return _record(_MmNode, a @ b, input, mat2)
+    return _record(_MmNode, quiet(_matmul, a, b), input, mat2)
 
 
 def product_like(like, left, right):
@@ -104,8 +130,8 @@ def product_like(like, left, right):
     view (a strided copy of a weight-sized gradient cost ~1 ms of an MLP step)."""
     s = like.strides
     if len(s) == 2 and s[0] < s[1]:  # column-major (a transpose); either way the values are the same
-        return (right.T @ left.T).T
-    return left @ right
+        return quiet(_matmul, right.T, left.T).T
+    return quiet(_matmul, left, right)
 
 
 def _mm_backward(node, grads):
@@ -135,14 +161,14 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
     if a.shape[1] != v.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({v.shape[0]})")
     _check_same_dtype(a, v)
-    return _record(_MvNode, a @ v, input, vec)
+    return _record(_MvNode, quiet(_matmul, a, v), input, vec)
 
 
 def _mv_backward(node, grads):
     a, v = node._saved
     g = grads[0]
-    ga = np.outer(g, v) if node.next_functions[0][0] is not None else None
-    gv = a.T @ g if node.next_functions[1][0] is not None else None
+    ga = quiet(np.outer, g, v) if node.next_functions[0][0] is not None else None
+    gv = quiet(_matmul, a.T, g) if node.next_functions[1][0] is not None else None
     return (ga, gv)
 
 
@@ -170,14 +196,14 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
             f"but got: [{b.shape[0]}, {b.shape[1]}]."
         )
     _check_same_dtype(a, b)
-    return _record(_BmmNode, np.matmul(a, b), input, mat2)
+    return _record(_BmmNode, quiet(_matmul, a, b), input, mat2)
 
 
 def _bmm_backward(node, grads):
     a, b = node._saved
     g = grads[0]
-    ga = np.matmul(g, b.transpose(0, 2, 1)) if node.next_functions[0][0] is not None else None
-    gb = np.matmul(a.transpose(0, 2, 1), g) if node.next_functions[1][0] is not None else None
+    ga = quiet(_matmul, g, b.transpose(0, 2, 1)) if node.next_functions[0][0] is not None else None
+    gb = quiet(_matmul, a.transpose(0, 2, 1), g) if node.next_functions[1][0] is not None else None
     return (ga, gb)
 
 
@@ -197,7 +223,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         a, b = input._data, other._data
         if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype is b.dtype and a.dtype.kind == "f":
             t = _new_tensor(Tensor)
-            t._data = a @ b
+            t._data = quiet(_matmul, a, b)
             t._vc = [0]
             t._output_nr = 0
             if _state.enabled and (input._requires_grad or other._requires_grad):
@@ -247,8 +273,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     from .broadcast import broadcast_shapes
 
     batch = broadcast_shapes(a1._data.shape[:-2], b1._data.shape[:-2])
-    a3 = sh.reshape(sh.expand(a1, batch + (n, ka)), (-1, n, ka))
-    b3 = sh.reshape(sh.expand(b1, batch + (kb, m)), (-1, kb, m))
+    nb = int(np.prod(batch))  # explicit, not -1: a reshape of an empty tensor cannot infer it
+    a3 = sh.reshape(sh.expand(a1, batch + (n, ka)), (nb, n, ka))
+    b3 = sh.reshape(sh.expand(b1, batch + (kb, m)), (nb, kb, m))
     res = bmm(a3, b3)
     out_shape = batch + ((n,) if da > 1 else ()) + ((m,) if db > 1 else ())
     return sh.unsafe_view(res, out_shape)
@@ -262,12 +289,14 @@ def _folded(big: Tensor, small: Tensor, transpose: bool) -> Tensor:
     t1 = sh.transpose(big, -1, -2) if transpose else big
     t2 = sh.t(small) if (transpose and small._data.ndim == 2) else small
     k = t1._data.shape[-1]
+    rows = int(np.prod(t1._data.shape[:-1]))  # explicit, not -1: a reshape of an empty tensor cannot infer it
     if t2._data.shape[0] != k:
-        rows = int(np.prod(t1._data.shape[:-1]))
-        cols = f"x{t2._data.shape[1]}" if t2._data.ndim == 2 else ""
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {t2._data.shape[0]}{cols})")
+        if t2._data.ndim == 1:
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k}), vec ({t2._data.shape[0]})")
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and "
+                           f"{t2._data.shape[0]}x{t2._data.shape[1]})")
     out_shape = t1._data.shape[:-1] + ((t2._data.shape[1],) if t2._data.ndim == 2 else ())
-    folded = sh.reshape(t1, (-1, k))
+    folded = sh.reshape(t1, (rows, k))
     res = sh.unsafe_view(mm(folded, t2) if t2._data.ndim == 2 else mv(folded, t2), out_shape)
     if transpose and small._data.ndim == 2:
         res = sh.clone(sh.transpose(res, -1, -2))  # PyTorch's .mT.contiguous()

@@ -27,7 +27,7 @@ _NO_EDGE = (None, 0)
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
-_EMPTY = {_F32: np.empty(0, _F32), _F64: np.empty(0, _F64)}
+_EMPTY = {_F16: np.empty(0, _F16), _F32: np.empty(0, _F32), _F64: np.empty(0, _F64)}
 
 
 # ============================================================================ helpers
@@ -252,40 +252,72 @@ _LogSoftmaxNode = define_node("LogSoftmaxBackward0", _softmax_family_backward(k.
 
 
 # ============================================================================ class-index losses
-def _check_weight(weight, n_classes, dt):
+def _int_arg(value, fn: str, arg: str, position: int) -> int:
+    """PyTorch's parsing of an ``int`` argument (``ignore_index``): a bool, float or None refused, a
+    0-d integer tensor taken, a value past int64 an overflow (it would not type in a kernel)."""
+    if value.__class__ is not int:
+        if isinstance(value, Tensor) and value._data.ndim == 0 and value._data.dtype.kind in "iu":
+            value = int(value._data)
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            value = int(value)
+        else:
+            raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be int, not {type(value).__name__}")
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError("Overflow when unpacking long long")
+    return value
+
+
+def _class_weight(weight, n_classes, dt, spatial: bool) -> np.ndarray:
+    """The per-class weight as a flat C array of ``dt`` (empty when absent), checked as nll_loss
+    (``spatial``: nll_loss2d, which only counts the elements) does."""
     if weight is None:
         return _EMPTY[dt]
     wd = weight._data
-    if wd.ndim != 1 or wd.shape[0] != n_classes:
+    if spatial:
+        if wd.size != n_classes:
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+    elif wd.ndim != 1 or wd.shape[0] != n_classes:
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes but "
                            f"got weight tensor of shape: {list(wd.shape)}")
     if wd.dtype != dt:
         raise RuntimeError(f"expected scalar type {_type_name(dt)} but found {_type_name(wd.dtype)}")
-    return wd if wd.flags.c_contiguous else np.ascontiguousarray(wd)
+    return np.ascontiguousarray(wd).reshape(-1)
 
 
-def _class_layout(xd, td):
-    """Validate (input, target) as nll_loss_nd does; return the (N, C, inner) input view, the
-    (N, inner) target view and the node class PyTorch's graph ends in."""
+def _class_layout(xd, td, weight):
+    """Validate (input, target, weight) in PyTorch's order (nll_loss_nd, then nll_loss or
+    nll_loss2d); return the (N, C, inner) input view, the (N, inner) target view, the weight
+    array and the node class PyTorch's graph ends in."""
     nd = xd.ndim
     if nd < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {nd})")
-    if td.dtype != _I64 and td.dtype != np.uint8:
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_name(td.dtype)}")
-    if nd != 1 and xd.shape[0] != (td.shape[0] if td.ndim else 1):
+    if nd != 1 and xd.shape[0] != (td.shape[0] if td.ndim else 0):
         raise ValueError(f"Expected input batch_size ({xd.shape[0]}) to match target batch_size "
-                         f"({td.shape[0] if td.ndim else 1}).")
+                         f"({td.shape[0] if td.ndim else 0}).")
     if nd <= 2:
         if td.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        if not (nd == 1 and td.ndim == 0) and xd.shape[0] != (td.shape[0] if td.ndim else 1):
-            raise RuntimeError(f"size mismatch (got input: {list(xd.shape)}, target: {list(td.shape)})")
-        x3 = _as_3d(xd if nd == 2 else xd.reshape(1, -1), 1)
-        return x3, td.reshape(x3.shape[0], 1), _NllNode
-    if td.shape[1:] != xd.shape[2:]:
+    elif nd != 4 and td.shape[1:] != xd.shape[2:]:
         raise RuntimeError(f"Expected target size {list(xd.shape[:1] + xd.shape[2:])}, got {list(td.shape)}")
+    if td.dtype != _I64 and td.dtype != np.uint8:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_name(td.dtype)}")
+    if nd == 1 and td.ndim == 1 and td.shape[0] != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {td.shape[0]}")
+    if nd <= 2:
+        x3 = _as_3d(xd if nd == 2 else xd.reshape(1, -1), 1)
+        return x3, td.reshape(x3.shape[0], 1), _class_weight(weight, x3.shape[1], xd.dtype, False), _NllNode
+    if nd == 4 and td.ndim != 3:
+        raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got targets of dimension: "
+                           f"{td.ndim}")
+    w = _class_weight(weight, xd.shape[1], xd.dtype, True)
+    if nd == 4 and td.shape != xd.shape[:1] + xd.shape[2:]:
+        raise RuntimeError(f"size mismatch (got input: {list(xd.shape)} , target: {list(td.shape)}")
     x3 = _as_3d(xd, 1)
-    return x3, td.reshape(x3.shape[0], x3.shape[2]), _Nll2dNode
+    return x3, td.reshape(x3.shape[0], x3.shape[2]), w, _Nll2dNode
+
+
+def _target_out_of_bounds(target) -> IndexError:
+    return IndexError(f"Target {target} is out of bounds.")
 
 
 def _class_index_loss(input, target, weight, ignore_index, red, smoothing, fused_softmax):
@@ -294,31 +326,31 @@ def _class_index_loss(input, target, weight, ignore_index, red, smoothing, fused
     dt = xd.dtype
     if dt.kind != "f":
         raise _not_implemented("log_softmax_lastdim_kernel_impl" if fused_softmax else "nll_loss_out_frame", dt)
+    x3, t2, w, node_cls = _class_layout(xd, td, weight)
     if dt == _F16:
         return _via_float32(lambda t: _class_index_loss(t, target, None if weight is None else
                                                         _wrap(weight._data.astype(_F32)),
                                                         ignore_index, red, smoothing, fused_softmax), input)
-    x3, t2, node_cls = _class_layout(xd, td)
     if t2.dtype != _I64:
         t2 = t2.astype(_I64)
     elif not t2.flags.c_contiguous:
         t2 = np.ascontiguousarray(t2)
-    w = _check_weight(weight, x3.shape[1], dt)
     _no_grad_allowed(weight, "weight", "nll_loss_forward")
     loss = np.empty(t2.shape, dt)
     if fused_softmax:
-        lse = np.empty(t2.shape, dt)
-        total, wtotal, bad, nbad = k.cross_entropy_forward(x3, t2, w, ignore_index, smoothing, lse, loss)
+        stats = np.empty((2,) + t2.shape, dt)  # each row's max and log(sum(exp(x - max)))
+        total, wtotal, bad, nbad = k.cross_entropy_forward(x3, t2, w, ignore_index, smoothing, stats[0], stats[1],
+                                                           loss)
     else:
-        lse = None
+        stats = None
         total, wtotal, bad, nbad = k.nll_loss_forward(x3, t2, w, ignore_index, loss)
     if nbad:
-        raise IndexError(f"Target {bad} is out of bounds.")
+        raise _target_out_of_bounds(bad)
     # PyTorch's nll_loss_nd runs 3-D and >4-D inputs through nll_loss2d and views the unreduced
-    # result back to the target's shape (ViewBackward0 on top)
+    # result back to the target's shape (ViewBackward0 on top); a 1-D input gives a 0-d loss
     view_back = red == 0 and node_cls is _Nll2dNode and xd.ndim != 4 and not smoothing
     if red == 0:
-        out = loss.reshape((t2.shape[0], 1, t2.shape[1]) if view_back else td.shape)
+        out = loss.reshape((t2.shape[0], 1, t2.shape[1]) if view_back else td.shape if xd.ndim != 1 else ())
         scale = 1.0
     elif red == 1:
         out = np.array(total / wtotal if wtotal else np.nan, dt)
@@ -330,10 +362,11 @@ def _class_index_loss(input, target, weight, ignore_index, red, smoothing, fused
         return result(out, None)
     if smoothing > 0:
         node_cls = _LabelSmoothingNode
-    versions = (saved_version(input),) if fused_softmax else ()
-    if isinstance(target, Tensor):
-        versions += (saved_version(target),)
-    t = _attach(out, node_cls, (edge(input),), (x3, t2, w, lse),
+    # like PyTorch's, the node checks the versions of the input, target and weight it reads
+    versions = (saved_version(input), saved_version(target))
+    if weight is not None:
+        versions += (saved_version(weight),)
+    t = _attach(out, node_cls, (edge(input),), (x3, t2, w, stats),
                 (xd.shape, red != 0, scale, ignore_index, smoothing, fused_softmax), versions)
     if view_back:
         from .shape import view
@@ -343,14 +376,17 @@ def _class_index_loss(input, target, weight, ignore_index, red, smoothing, fused
 
 
 def _class_loss_backward(node, grads):
-    x3, t2, w, lse = node._saved
+    x3, t2, w, stats = node._saved
     shape, reduced, scale, ignore_index, smoothing, fused_softmax = node._ctx
     g = _grad_array(grads[0], x3.dtype).ravel()
     gx = np.empty(x3.shape, x3.dtype)
     if fused_softmax:
-        k.cross_entropy_backward(g, reduced, scale, x3, t2, w, ignore_index, smoothing, lse, gx)
+        nbad, bad = k.cross_entropy_backward(g, reduced, scale, x3, t2, w, ignore_index, smoothing, stats[0],
+                                             stats[1], gx)
     else:
-        k.nll_loss_backward(g, reduced, scale, t2, w, ignore_index, gx)
+        nbad, bad = k.nll_loss_backward(g, reduced, scale, t2, w, ignore_index, gx)
+    if nbad:  # a target changed through .data after forward
+        raise _target_out_of_bounds(bad)
     return (gx.reshape(shape),)
 
 
@@ -358,11 +394,14 @@ def _class_loss_graph(node, grads):
     """The same gradient with differentiable ops: g * (softmax(x) * a - onehot * (1-e) w_t - e/C w)."""
     from .shape import reshape
 
-    x3, t2, w, lse = node._saved
+    x3, t2, w, _ = node._saved
     shape, reduced, scale, ignore_index, smoothing, fused_softmax = node._ctx
     N, C, inner = x3.shape
     dt = x3.dtype
     keep = t2 != ignore_index
+    out_of_range = keep & ((t2 < 0) | (t2 >= C))
+    if out_of_range.any():  # a target changed through .data after forward
+        raise _target_out_of_bounds(t2[out_of_range][0])
     tgt = np.where(keep, t2, 0)
     wvec = w if w.size else np.ones(C, dt)
     onehot = np.zeros(x3.shape, dt)
@@ -392,6 +431,7 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, igno
     red = _reduction(reduction, size_average, reduce)
     _tensor_arg(target, "nll_loss_nd", "target", 2)
     _tensor_arg(weight, "nll_loss_nd", "weight", 3, optional=True)
+    ignore_index = _int_arg(ignore_index, "nll_loss_nd", "ignore_index", 5)
     return _class_index_loss(input, target, weight, ignore_index, red, 0.0, False)
 
 
@@ -401,6 +441,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     red = _reduction(reduction, size_average, reduce)
     _tensor_arg(target, "cross_entropy_loss", "target", 2)
     _tensor_arg(weight, "cross_entropy_loss", "weight", 3, optional=True)
+    ignore_index = _int_arg(ignore_index, "cross_entropy_loss", "ignore_index", 5)
     xd, td = input._data, target._data
     if xd.shape == td.shape:  # class probabilities (PyTorch decides by the shapes)
         if td.dtype.kind != "f":
@@ -423,6 +464,9 @@ def _cross_entropy_probabilities(input, target, weight, red, label_smoothing):
 
     class_dim = 0 if input._data.ndim == 1 else 1
     n_classes = input._data.shape[class_dim]
+    if weight is not None and (weight._data.ndim != 1 or weight._data.shape[0] != n_classes):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no "
+                           f"classes but got weight tensor of shape: {list(weight._data.shape)}")
     logp = log_softmax(input, class_dim)
     if label_smoothing > 0.0:
         target = target * (1 - label_smoothing) + label_smoothing / n_classes
@@ -587,16 +631,52 @@ def _smooth_l1_graph(node, grads):
 _SmoothL1Node = define_node("SmoothL1LossBackward0", _pair_loss_backward(k.smooth_l1_loss_backward), _smooth_l1_graph)
 
 
-def _expand_weight(weight, shape, dt):
-    """A weight broadcast to the loss's shape, as a flat C array (empty when absent)."""
+def _expand_weight(weight, shape, dt, broadcast_error=None):
+    """A weight broadcast to the loss's shape, as a flat C array (empty when absent).
+
+    A weight that does not broadcast to ``shape`` gets ``broadcast_error(weight_shape)``;
+    one that would enlarge the loss gets the error of PyTorch's in-place ``loss.mul_(weight)``."""
     if weight is None:
         return _EMPTY[dt]
     wd = weight._data
     if wd.dtype != dt:
         wd = wd.astype(dt)
     if wd.shape != shape:
+        from .broadcast import broadcast_shapes
+
+        try:
+            full = broadcast_shapes(shape, wd.shape)
+        except RuntimeError:
+            if broadcast_error is None:
+                raise
+            raise broadcast_error(wd.shape) from None
+        if full != shape:
+            raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape {list(full)}")
         wd = np.broadcast_to(wd, shape)
     return np.ascontiguousarray(wd).ravel()
+
+
+def _bce_weight_error(shape):
+    """binary_cross_entropy's error for a weight that does not broadcast to the loss's ``shape``:
+    the first mismatching dim, counted from the end, against ``shape`` padded with leading 1s."""
+    def error(wshape):
+        padded = (1,) * (len(wshape) - len(shape)) + tuple(shape)
+        for i in range(1, len(wshape) + 1):
+            n = wshape[-i]
+            if n != 1 and n != padded[-i]:
+                from ..tensor import Size
+
+                return RuntimeError(f"Attempting to broadcast a dimension of length {n} at {-i}! Mismatching "
+                                    f"argument at index 1 had {Size(wshape)!r}; but expected shape should be "
+                                    f"broadcastable to {list(padded)}")
+        return RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape {list(padded)}")
+
+    return error
+
+
+def _weight_version(weight, w: np.ndarray, shape):
+    """The version record of a loss weight, saved (as PyTorch saves it) at the loss's shape."""
+    return (weight._vc, weight._vc[0], w.reshape(shape) if w.size else weight._data, weight)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, reduce=None,
@@ -609,20 +689,27 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight=None, size_averag
         raise ValueError(f"Using a target size ({Size(target._data.shape)}) that is different to the input size "
                          f"({Size(input._data.shape)}) is deprecated. Please ensure they have the same size.")
     _no_grad_allowed(weight, "weight", "binary_cross_entropy")
+    xdt, tdt = input._data.dtype, target._data.dtype
+    if tdt != xdt:  # PyTorch's kernel neither promotes nor computes on integers
+        raise RuntimeError(f"Found dtype {_type_name(tdt)} but expected {_type_name(xdt)}")
+    if xdt.kind != "f":
+        raise _not_implemented("binary_cross_entropy", xdt)
     dt, x, t = _pointwise_operands(input, target)
     if dt == _F16:
         w32 = None if weight is None else _wrap(weight._data.astype(_F32))
         return _via_float32(lambda a, b: binary_cross_entropy(a, b, w32, reduction=reduction), input, target)
     shape = input._data.shape
-    w = _expand_weight(weight, shape, dt)
+    w = _expand_weight(weight, shape, dt, _bce_weight_error(shape))
     loss = np.empty(x.size if red == 0 else 0, dt)
     total, nbad = k.binary_cross_entropy_forward(x, t, w, loss)
     if nbad:
         raise RuntimeError("all elements of input should be between 0 and 1")
     out, scale = _loss_output(total, loss, dt, red, x.size, shape)
     if _state.enabled and (input._requires_grad or target._requires_grad):
-        return _attach(out, _BceNode, (edge(input), edge(target)), (x, t, w),
-                       (shape, red != 0, scale), (saved_version(input), saved_version(target)))
+        versions = (saved_version(input), saved_version(target))
+        if weight is not None:
+            versions += (_weight_version(weight, w, shape),)
+        return _attach(out, _BceNode, (edge(input), edge(target)), (x, t, w), (shape, red != 0, scale), versions)
     return result(out, None)
 
 
@@ -640,7 +727,7 @@ def _bce_backward(node, grads):
 def _bce_graph(node, grads):
     from .elementwise import clamp, log
 
-    x, t = registry.saved_tensors(node)
+    x, t = registry.saved_tensors(node)[:2]  # (a weight's record may follow)
     w = node._saved[2]
     shape, reduced, scale = node._ctx
     g = grads[0] * scale
@@ -673,14 +760,22 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight=None,
         return _via_float32(lambda a, b: binary_cross_entropy_with_logits(a, b, f32(weight), reduction=reduction,
                                                                           pos_weight=f32(pos_weight)), input, target)
     shape = input._data.shape
-    w = _expand_weight(weight, shape, dt)
-    pw = _expand_weight(pos_weight, shape, dt)
+    # PyTorch's composition: (pos_weight - 1) * target first, then loss.mul_(weight)
+    from ..errors import broadcast_error
+
+    pw = _expand_weight(pos_weight, shape, dt, lambda wshape: broadcast_error(wshape, shape))
+    w = _expand_weight(weight, shape, dt, lambda wshape: broadcast_error(shape, wshape))
     loss = np.empty(x.size if red == 0 else 0, dt)
     total = k.bce_with_logits_forward(x, t, w, pw, loss)
     out, scale = _loss_output(total, loss, dt, red, x.size, shape)
     if _state.enabled and (input._requires_grad or target._requires_grad):
-        return _attach(out, _BceLogitsNode, (edge(input), edge(target)), (x, t, w, pw),
-                       (shape, red != 0, scale), (saved_version(input), saved_version(target)))
+        versions = (saved_version(input), saved_version(target))
+        if weight is not None:
+            versions += (saved_version(weight),)
+        if pos_weight is not None:
+            versions += (saved_version(pos_weight),)
+        return _attach(out, _BceLogitsNode, (edge(input), edge(target)), (x, t, w, pw), (shape, red != 0, scale),
+                       versions)
     return result(out, None)
 
 
@@ -698,7 +793,7 @@ def _bce_logits_backward(node, grads):
 def _bce_logits_graph(node, grads):
     from .elementwise import sigmoid
 
-    x, t = registry.saved_tensors(node)
+    x, t = registry.saved_tensors(node)[:2]  # (the weights' records may follow)
     _, _, w, pw = node._saved
     shape, reduced, scale = node._ctx
     g = grads[0] * scale
@@ -738,6 +833,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
                 "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
                 "'mean' will be changed to behave the same as 'batchmean' in the next major release.", stacklevel=2)
         red = 2 if reduction == "batchmean" else _reduction(reduction)
+    if input._data.dtype.kind in "biu" or target._data.dtype.kind in "biu":
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         out = exp(target) * (target - input)
     else:
@@ -831,6 +928,32 @@ _DropoutNode = define_node("MulBackward0", _dropout_backward,
 
 
 # ============================================================================ layer norm
+def _check_param_dtypes(dt, params):
+    """PyTorch's dtype checks of a normalisation's parameters (those given of weight, bias,
+    running_mean, running_var): the first must have the input's dtype ``dt``, the others the
+    first's.  (A float16 input may have float32 parameters: its float32 pass checks them.)"""
+    if dt == _F16:
+        return
+    first = None
+    for t in params:
+        if t is None:
+            continue
+        pdt = t._data.dtype
+        if first is None:
+            first = pdt
+            if pdt != dt:
+                raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype." if dt == _F64 else
+                                   f"mixed dtype (CPU): expect parameter to have scalar type of {_type_name(dt)}")
+        elif pdt != first:
+            raise RuntimeError(f"expected scalar type {_type_name(first)} but found {_type_name(pdt)}")
+
+
+def _saved_versions(*tensors) -> tuple:
+    """Version records of the given tensors (None skipped): the tensors PyTorch's normalisation
+    node saves, so that an in-place change to any of them fails backward as it does there."""
+    return tuple(saved_version(t) for t in tensors if t is not None)
+
+
 def _shape_list(s) -> tuple:
     if not isinstance(s, (tuple, list)):  # torch.Size is a tuple
         raise TypeError(f"layer_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not "
@@ -856,6 +979,7 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
     dt = xd.dtype
     if dt.kind != "f":
         raise _not_implemented("LayerNormKernelImpl", dt)
+    _check_param_dtypes(dt, (weight, bias))
     if dt == _F16:
         def f32(t):
             return None if t is None else t.float()
@@ -872,7 +996,7 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
     k.layer_norm_forward(x2, w, b, float(eps), out.reshape(M, N), mean, rstd)
     if _state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
                            or (bias is not None and bias._requires_grad)):
-        versions = (saved_version(input),) + ((saved_version(weight),) if weight is not None else ())
+        versions = _saved_versions(input, weight, bias)
         return _attach(out, _LayerNormNode,
                        (edge(input), edge(weight) if weight is not None else _NO_EDGE,
                         edge(bias) if bias is not None else _NO_EDGE),
@@ -907,7 +1031,7 @@ def _layer_norm_graph(node, grads):
     rstd = ((xc * xc).mean(1, keepdim=True) + eps) ** -0.5
     xhat = xc * rstd
     g = reshape(grads[0], (M, N))
-    dxhat = g * reshape(saved[1], (1, N)) if len(saved) > 1 else g
+    dxhat = g * reshape(saved[1], (1, N)) if node._saved[3].size else g  # saved[1]: the weight, if any
     gx = rstd * (dxhat - dxhat.mean(1, keepdim=True) - xhat * (dxhat * xhat).mean(1, keepdim=True))
     gw = reshape((g * xhat).sum(0), norm) if _needs(node, 1) else None
     gb = reshape(g.sum(0), norm) if _needs(node, 2) else None
@@ -946,9 +1070,13 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"{'running_mean' if running_mean is None else 'running_var'} must be defined in "
                            "evaluation mode")
+    for t in (running_mean, running_var):  # read (and updated) as 1-D accessors by PyTorch's kernel
+        if t is not None and t._data.ndim != 1:
+            raise RuntimeError(f"TensorAccessor expected 1 dims but tensor has {t._data.ndim}")
     dt = xd.dtype
     if dt.kind != "f":
         raise _not_implemented("batch_norm", dt)
+    _check_param_dtypes(dt, (weight, bias, running_mean, running_var))
     if dt == _F16:
         def f32(t):
             return None if t is None else t.float()
@@ -979,7 +1107,7 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
     k.batch_norm_forward(x3, mean, invstd, w, b, out.reshape(x3.shape))
     if _state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
                            or (bias is not None and bias._requires_grad)):
-        versions = (saved_version(input),) + ((saved_version(weight),) if weight is not None else ())
+        versions = _saved_versions(input, weight, running_mean, running_var)  # (not bias: as PyTorch's node)
         return _attach(out, _BatchNormNode,
                        (edge(input), edge(weight) if weight is not None else _NO_EDGE,
                         edge(bias) if bias is not None else _NO_EDGE),
@@ -1006,7 +1134,7 @@ def _batch_norm_graph(node, grads):
     from .shape import reshape
 
     saved = registry.saved_tensors(node)
-    x3a, mean_a, invstd_a, _ = node._saved
+    x3a, mean_a, invstd_a, w_saved = node._saved
     shape, training, eps = node._ctx
     N, C, inner = x3a.shape
     x = reshape(saved[0], (N, C, inner))
@@ -1019,7 +1147,7 @@ def _batch_norm_graph(node, grads):
         xc = x - _wrap(mean_a.reshape(1, C, 1))
         invstd = _wrap(invstd_a.reshape(1, C, 1))
     xhat = xc * invstd
-    scale = invstd * reshape(saved[1], (1, C, 1)) if len(saved) > 1 else invstd
+    scale = invstd * reshape(saved[1], (1, C, 1)) if w_saved.size else invstd  # saved[1]: the weight, if any
     if training:
         gx = (g - g.mean(axes, keepdim=True) - xhat * (g * xhat).mean(axes, keepdim=True)) * scale
     else:
@@ -1033,6 +1161,9 @@ _BatchNormNode = define_node("NativeBatchNormBackward0", _batch_norm_backward, _
 
 
 # ============================================================================ embedding
+_INDEX_OUT_OF_RANGE = "index out of range in self"
+
+
 def embedding(input: Tensor, weight: Tensor, padding_idx=None, max_norm=None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Look up rows of ``weight`` by the integer indices ``input``; gradients are scatter-added."""
@@ -1060,45 +1191,72 @@ def embedding(input: Tensor, weight: Tensor, padding_idx=None, max_norm=None, no
                                   "use sparse=False (dense gradients)")
     flat = np.ascontiguousarray(idx, dtype=_I64).ravel()
     if max_norm is not None:
-        if flat.size and (flat.min() < 0 or flat.max() >= wd.shape[0]):
-            raise IndexError("index out of range in self")
-        k.embedding_renorm(wd, flat, float(max_norm), float(norm_type))  # in place, not recorded
+        _embedding_renorm(wd, flat, float(max_norm), float(norm_type))
         weight._vc[0] += 1
     w2 = wd if wd.flags.c_contiguous else np.ascontiguousarray(wd)
-    out = np.empty((flat.size, wd.shape[1]), wd.dtype)
+    if w2.dtype == _F16:  # a row copy moves bits only: look up float16 rows as uint16
+        w2 = w2.view(np.uint16)
+    out = np.empty((flat.size, wd.shape[1]), w2.dtype)
     if k.embedding_forward(w2, flat, out):
-        raise IndexError("index out of range in self")
-    out = out.reshape(idx.shape + (wd.shape[1],))
+        if not wd.shape[0]:  # PyTorch's index_select refuses an empty table before any index
+            raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        raise IndexError(_INDEX_OUT_OF_RANGE)
+    out = out.view(wd.dtype).reshape(idx.shape + (wd.shape[1],))
     if _state.enabled and weight._requires_grad:
-        return _attach(out, _EmbeddingNode, (edge(weight),), None,
-                       (flat, wd.shape, out.shape, padding_idx, bool(scale_grad_by_freq), wd.dtype),
-                       (saved_version(input),))
+        # saves the index (checked by the version counter; a change through .data is caught by the
+        # kernels' range checks)
+        lookup = (flat, wd.shape, out.shape, padding_idx, bool(scale_grad_by_freq))
+        return _attach(out, _EmbeddingNode, (edge(weight),), lookup, wd.dtype, (saved_version(input),))
     return result(out, None)
 
 
-def _embedding_scatter(g: np.ndarray, ctx) -> np.ndarray:
+def _embedding_renorm(wd: np.ndarray, flat: np.ndarray, max_norm: float, norm_type: float):
+    """PyTorch's embedding_renorm_: the looked-up rows of ``wd`` with a norm above ``max_norm``
+    scaled down to it, in place (float16 rows through float32)."""
+    work = wd.astype(_F32) if wd.dtype == _F16 else wd
+    code, bad = k.embedding_renorm(work, flat, max_norm, norm_type)
+    if code == 1:
+        raise IndexError(f"select(): index {bad} out of range for tensor of size {list(wd.shape)} at dimension 0")
+    if code == 2:
+        raise IndexError(_INDEX_OUT_OF_RANGE)
+    if work is not wd:
+        wd[...] = work
+
+
+def _embedding_scatter(g: np.ndarray, lookup) -> np.ndarray:
     # the weight gradient: rows of g scatter-added (the padding row skipped, optionally scaled)
-    flat, shape, out_shape, padding_idx, scale_grad_by_freq = ctx
+    flat, shape, out_shape, padding_idx, scale_grad_by_freq = lookup
+    dt = g.dtype
+    if dt == _F16:  # no float16 arithmetic in Numba: accumulate in float32
+        g = g.astype(_F32)
     gw = np.empty(shape, g.dtype)
-    k.embedding_backward(g.reshape(flat.size, shape[1]), flat, padding_idx, scale_grad_by_freq, gw)
-    return gw
+    if k.embedding_backward(np.ascontiguousarray(g).reshape(flat.size, shape[1]), flat, padding_idx,
+                            scale_grad_by_freq, gw):
+        raise IndexError(_INDEX_OUT_OF_RANGE)  # the index was changed through .data after forward
+    return gw if gw.dtype == dt else gw.astype(dt)
 
 
-def _embedding_gather(u: np.ndarray, ctx) -> np.ndarray:
+def _embedding_gather(u: np.ndarray, lookup) -> np.ndarray:
     # the transpose of _embedding_scatter -- without the 1/count scaling of scale_grad_by_freq, as
     # PyTorch's embedding_dense_double_backward (so second-order gradients match PyTorch's)
-    flat, shape, out_shape, padding_idx, scale_grad_by_freq = ctx
+    flat, shape, out_shape, padding_idx, scale_grad_by_freq = lookup
+    dt = u.dtype
+    if dt == _F16:
+        u = u.astype(_F32)
     out = np.empty(out_shape, u.dtype)
-    k.embedding_backward_transpose(u, flat, padding_idx, False, out.reshape(flat.size, shape[1]))
-    return out
+    if k.embedding_backward_transpose(np.ascontiguousarray(u), flat, padding_idx, False,
+                                      out.reshape(flat.size, shape[1])):
+        raise IndexError(_INDEX_OUT_OF_RANGE)
+    return out if out.dtype == dt else out.astype(dt)
 
 
 _embedding_gather_op, _embedding_scatter_op = linear_pair("EmbeddingBackward0", "EmbeddingBackwardBackward0",
                                                           _embedding_gather, _embedding_scatter)
+# node._saved: the lookup (flat index, weight shape, output shape, padding_idx, scale_grad_by_freq);
+# node._ctx: the weight's dtype
 _EmbeddingNode = define_node("EmbeddingBackward0",
-                             lambda node, grads: (_embedding_scatter(_grad_array(grads[0], node._ctx[5]),
-                                                                     node._ctx[:5]),),
-                             lambda node, grads: (_embedding_scatter_op(grads[0], node._ctx[:5]),))
+                             lambda node, grads: (_embedding_scatter(_grad_array(grads[0], node._ctx), node._saved),),
+                             lambda node, grads: (_embedding_scatter_op(grads[0], node._saved),))
 
 
 # ============================================================================ the table

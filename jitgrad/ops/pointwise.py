@@ -7,6 +7,8 @@ differentiable formula used under ``create_graph=True``; an op brings its kernel
 scalar parameters.  Two-tensor ops reuse ``elementwise._binary`` (promotion, broadcasting and
 gradient reduction solved there once).  Kernels: ``jitgrad/kernels/pointwise.py``.
 """
+import warnings
+
 import numpy as np
 
 from .. import _dtype
@@ -16,7 +18,7 @@ from ..tensor import Tensor, _wrap, edge
 from . import elementwise as ew
 from . import registry
 from .broadcast import broadcast_shapes
-from .inplace import _inplace
+from .inplace import _inplace, has_internal_overlap
 from .registry import OpInfo, define_node, new_node, register, result, saved_tensors
 
 _state = registry._state
@@ -418,7 +420,7 @@ def _result_dtype(a, b) -> np.dtype:
 def _flat_operand(value, dt, shape) -> np.ndarray:
     if isinstance(value, Tensor):
         return ew._operand(value._data, dt, shape)
-    return np.full(int(np.prod(shape, dtype=np.int64)), value, dt)
+    return np.full(int(np.prod(shape, dtype=np.int64)), ew.checked_scalar(dt, value), dt)
 
 
 def _where_invalid(args) -> TypeError:
@@ -521,11 +523,13 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     xd = input._data
     dt = xd.dtype
     if dt is _F16:
+        if not value_is_tensor:
+            ew.checked_scalar(dt, value)  # (before float32 would take 1e5)
         return _via_float32(lambda t, v: masked_fill(t, mask, v), input, value)
     shape = xd.shape if md.shape == xd.shape else broadcast_shapes(xd.shape, md.shape)
     x = ew._operand(xd, dt, shape)
     m = ew._operand(md, md.dtype, shape)
-    fill = ew._cast_scalar(dt, value._data[()] if value_is_tensor else value)
+    fill = ew._cast_scalar(dt, value._data[()]) if value_is_tensor else ew.checked_scalar(dt, value)
     out = np.empty(shape, dt)
     k.masked_fill_forward(x, m, fill, out.ravel())
     value_grad = value_is_tensor and value._requires_grad
@@ -646,8 +650,33 @@ def _lerp_graph(node, grads):
 _LerpScalarNode = define_node("LerpBackward0", _lerp_scalar_backward, _lerp_scalar_graph)
 _LerpTensorNode = define_node("LerpBackward1", _lerp_backward, _lerp_graph)
 
-masked_fill_ = _inplace_variant(masked_fill, "masked_fill_")
-lerp_ = _inplace_variant(lerp, "lerp_")
+_masked_fill_inplace = _inplace(masked_fill, "masked_fill_", allow_overlap=True)
+_EXPANDED_MASKED_FILL_WARNING = (
+    "Use of masked_fill_ on expanded tensors is deprecated. Please clone() the tensor before performing this "
+    "operation. This also applies to advanced indexing e.g. tensor[mask] = scalar")
+
+
+def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
+    """In-place version of ``masked_fill`` (on an expanded tensor: PyTorch's deprecation warning,
+    then the write through the shared memory)."""
+    if not input._data.flags.writeable and has_internal_overlap(input._data):
+        warnings.warn(_EXPANDED_MASKED_FILL_WARNING, UserWarning, stacklevel=2)
+    return _masked_fill_inplace(input, mask, value)
+_lerp_inplace = _inplace(lerp, "lerp_")
+
+
+def lerp_(input: Tensor, end: Tensor, weight) -> Tensor:
+    """In-place version of ``lerp``.  PyTorch checks the output's shape against the broadcast of
+    all three operands before it looks at the dtype (an int32 self with a bigger ``end`` is a shape
+    error, not a missing kernel)."""
+    shape = input._data.shape
+    for other in (end, weight):
+        if isinstance(other, Tensor) and other._data.shape != shape:
+            shape = broadcast_shapes(shape, other._data.shape)
+    if shape != input._data.shape:
+        raise RuntimeError(f"output with shape {list(input._data.shape)} doesn't match the broadcast shape "
+                           f"{list(shape)}")
+    return _lerp_inplace(input, end, weight)
 atan2_ = _inplace_variant(atan2, "atan2_")
 
 

@@ -89,16 +89,20 @@ def sum(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Ten
     """Sum of all elements, or over ``dim`` (int or tuple) keeping it if ``keepdim``."""
     xd = input._data
     if dtype is not None:
-        xd = xd.astype(_dtype.to_numpy_dtype(dtype))
+        dtype = _dtype.to_numpy_dtype(dtype)
+        xd = xd.astype(dtype)
     if dim is _NO_DIM:
         if keepdim:
             raise TypeError("sum() received an invalid combination of arguments - got (keepdim=bool, )")
         dim = None
     axes = normalize_dims(dim, xd.ndim)
     if not axes:
-        out = xd.astype(_sum_dtype(xd.dtype)) if xd.dtype != _sum_dtype(xd.dtype) else xd.copy()
+        # (+ 0: -0. sums to 0., as PyTorch's accumulator starts from 0)
+        out = xd.astype(_sum_dtype(xd.dtype)) if xd.dtype != _sum_dtype(xd.dtype) else xd + xd.dtype.type(0)
     else:
         out = sum_array(xd, axes)
+    if dtype is not None and out.dtype != dtype:  # an explicit integer dtype wraps, as in PyTorch
+        out = out.astype(dtype)
     if keepdim:
         out = out.reshape(_keepdim_shape(xd.shape, axes))
     if _state.enabled and input._requires_grad:
@@ -163,7 +167,7 @@ def mean(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Te
         )
     axes = normalize_dims(dim, xd.ndim)
     count = math.prod(xd.shape[d] for d in axes) if axes else 1
-    total = sum_array(xd, axes) if axes else xd.copy()
+    total = sum_array(xd, axes) if axes else xd + xd.dtype.type(0)  # (-0. sums to 0., as in sum)
     out = np.asarray(total / xd.dtype.type(count) if count else np.full(total.shape, np.nan, xd.dtype),
                      dtype=xd.dtype)
     if keepdim:
@@ -211,11 +215,15 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if fro and isinstance(dim, (tuple, list)) and len(dim) > 2:
         raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got " + " ".join(str(d) for d in dim))
     p = float(p)
-    if p == -np.inf:
-        return _neg_inf_norm(input, dim, keepdim)
-    if p == np.inf and xd.size == 0:
-        raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the "
+    if (p == np.inf or p < 0) and xd.size == 0:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty tensor because the "
                            "operation does not have an identity")
+    if xd.dtype == np.float16:  # the kernels compute in float32 (Numba has no float16 math)
+        from .elementwise import _via_float32
+
+        if xd is not input._data:
+            input = input.to(_dtype.from_numpy_dtype(xd.dtype))
+        return _via_float32(lambda t: norm(t, p, dim, keepdim), input)
     axes = normalize_dims(dim, xd.ndim)
     if not axes:
         axes = ()
@@ -237,6 +245,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 def _norm_backward(node, grads):
     x3, norm2 = node._saved
     shape, axes, p = node._ctx
+    if p == 0:  # the count of non-zeros: PyTorch gives no gradient at all (None)
+        return (None,)
     g = np.ascontiguousarray(grads[0], dtype=x3.dtype).reshape(norm2.shape)
     gx = np.empty(x3.shape, x3.dtype)
     k.norm_middle_backward(g, x3, norm2, p, gx)
@@ -269,10 +279,6 @@ def _norm_graph(node, grads):
 
 
 _NormNode = define_node("LinalgVectorNormBackward0", _norm_backward, _norm_graph)
-
-
-def _neg_inf_norm(input, dim, keepdim):
-    raise NotImplementedError("norm with p=-inf is not supported yet (it needs amin, planned with the wider op library)")
 
 
 def _samples_reduce(rng):

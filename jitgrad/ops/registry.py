@@ -7,6 +7,7 @@ gradient check.  ``OPS`` collects every declaration; the tensor methods, the
 The plumbing (dtype promotion, broadcasting, output allocation, recording the node) lives
 in the helpers below, written once.
 """
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -42,17 +43,138 @@ class OpInfo:
 OPS: dict = {}
 
 
-def public_function(info: OpInfo):
-    """``jitgrad.<name>``: the op, refusing a non-Tensor input with PyTorch's TypeError."""
-    fn = info.function
-    if info.scalar_input:
-        return fn
-    name = info.name
+# The op-table functions whose PyTorch counterpart takes ``out=`` (found by calling each
+# torch.<name> / torch.nn.functional.<name> of torch 2.13 with ``out=``); the others refuse it.
+OUT_FUNCTIONS = frozenset("""
+    add sub mul div pow neg exp log sqrt abs sin cos tan tanh sigmoid reciprocal log1p expm1 asin acos
+    atan sinh cosh erf sign atan2 maximum minimum lerp where clamp clamp_min clamp_max floor_divide
+    remainder eq ne lt le gt ge bitwise_and bitwise_or bitwise_xor bitwise_not logical_and logical_or
+    logical_xor logical_not sum mean prod var std norm logsumexp max min argmax argmin amax amin
+    cumsum cumprod dot mm mv bmm matmul outer cat stack gather scatter scatter_add index_select
+    take_along_dim tril triu softmax log_softmax gelu softplus
+""".split())
+OUT_FUNCTIONAL = frozenset(("gelu", "softplus", "avg_pool2d"))  # torch.nn.functional.<name>(..., out=)
 
-    def checked(input, *args, **kwargs):
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-        return fn(input, *args, **kwargs)
+# How an out= tensor's dtype must relate to the result's.  Default: PyTorch's canCast (no float
+# into an integer/bool out, no integer into a bool out).  These ops want exactly the result dtype;
+# the value is PyTorch's message for them ({want}/{got}: C type names, {Want}/{Got}: Float, Long).
+_EXACT_MSG = "Expected out tensor to have dtype {want}, but got {got} instead"
+_OUT_EXACT_DTYPE = {
+    **dict.fromkeys(("gather", "scatter", "scatter_add", "take_along_dim", "argmax", "argmin", "norm",
+                     "max", "min"), _EXACT_MSG),
+    "where": "Expected out type to be {Want} but got {Got}",
+    "sign": "Found dtype {Got} but expected {Want}",
+    "index_select": "index_select(): self and result must have the same scalar type",
+    "linalg_vector_norm": _EXACT_MSG,
+    "linalg_matrix_norm": "linalg.matrix_norm expected out tensor dtype {Want} but got: {Got}",
+    "linalg_norm": "linalg.norm expected out tensor dtype {Want} but got: {Got}",
+}
+_CAST_MSG = {"cat": "torch.cat(): input types can't be cast to the desired output type {Got}"}
+_CAST_MSG["stack"] = _CAST_MSG["cat"]
+_C_TYPE = {"float16": "c10::Half", "float32": "float", "float64": "double", "uint8": "unsigned char",
+           "int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int", "bool": "bool"}
+_RESIZE_WARNING = (
+    "An output with one or more elements was resized since it had shape {old}, which does not match the "
+    "required output shape {new}. This behavior is deprecated, and in a future PyTorch release outputs will "
+    "not be resized unless they have zero elements. You can explicitly reuse an out tensor t by resizing it, "
+    "inplace, to zero elements with t.resize_(0).")
+
+
+def _requires_grad_arg(args, kwargs, out) -> bool:
+    for a in (*args, *kwargs.values(), out):
+        if isinstance(a, Tensor):
+            if a._requires_grad:
+                return True
+        elif isinstance(a, (list, tuple)) and any(isinstance(t, Tensor) and t._requires_grad for t in a):
+            return True
+    return False
+
+
+def _check_out_dtype(name: str, res: np.ndarray, out: np.ndarray, exact: bool) -> None:
+    src, dst = res.dtype, out.dtype
+    if src == dst:
+        return
+    names = {"want": _C_TYPE[src.name], "got": _C_TYPE[dst.name],  # float, long int
+             "Want": _dtype.from_numpy_dtype(src)._legacy[:-6], "Got": _dtype.from_numpy_dtype(dst)._legacy[:-6]}
+    if exact:
+        raise RuntimeError(_OUT_EXACT_DTYPE.get(name, _EXACT_MSG).format(**names))
+    if (src.kind == "f" and dst.kind != "f") or (src.kind in "iu" and dst.kind == "b"):
+        msg = _CAST_MSG.get(name, "result type {Want} can't be cast to the desired output type {Got}")
+        raise RuntimeError(msg.format(**names))
+
+
+def write_out(name: str, res: np.ndarray, out: Tensor, exact_dtype: bool = False, warn_resize: bool = True) -> Tensor:
+    """Store a computed result in an ``out=`` tensor as PyTorch does: into its own storage (so a view
+    or a tensor sharing memory with NumPy sees the values), cast to its dtype where PyTorch allows,
+    resized (with PyTorch's deprecation warning when it had elements) when its shape is wrong; its
+    version counter is bumped like any in-place write."""
+    od = out._data
+    _check_out_dtype(name, res, od, exact_dtype)
+    if od.shape != res.shape:
+        if od.size and warn_resize:
+            warnings.warn(_RESIZE_WARNING.format(old=list(od.shape), new=list(res.shape)), UserWarning, stacklevel=4)
+        out._data = od = np.empty(res.shape, od.dtype)
+    elif od.size > 1 and 0 in od.strides:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    elif not od.flags.writeable:  # (jitgrad copies read-only NumPy arrays; a defensive check)
+        raise RuntimeError("the out= tensor's memory is read-only")
+    np.copyto(od, res, casting="unsafe")
+    out._vc[0] += 1
+    return out
+
+
+def call_with_out(name: str, fn, differentiable: bool, args: tuple, kwargs: dict, out):
+    """``fn(*args, **kwargs)`` written into ``out`` (a Tensor, or a tuple of them for a tuple result)."""
+    if differentiable and _state.enabled and _requires_grad_arg(args, kwargs, out):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    res = fn(*args, **kwargs)
+    exact = name in _OUT_EXACT_DTYPE
+    if isinstance(res, tuple):  # (values, indices): out must be a matching tuple of tensors
+        if not isinstance(out, (tuple, list)) or not all(isinstance(o, Tensor) for o in out):
+            raise TypeError(f"{name}(): argument 'out' must be tuple of Tensors, not {type(out).__name__}")
+        if len(out) != len(res):
+            raise TypeError(f"expected tuple of {len(res)} elements but got {len(out)}")
+        outs = [write_out(name, r._data, o, exact) for r, o in zip(res, out)]
+        return type(res)(*outs) if hasattr(res, "_fields") else tuple(outs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    return write_out(name, res._data, out, exact)
+
+
+def public_function(info: OpInfo, namespace: str = "torch"):
+    """``jitgrad.<name>`` (``namespace="torch"``) or ``jitgrad.nn.functional.<name>``
+    (``namespace="functional"``): the op, refusing a non-Tensor input with PyTorch's TypeError, and
+    taking ``out=`` exactly where PyTorch's function of that namespace does."""
+    fn = info.function
+    name = info.name
+    takes_out = name in (OUT_FUNCTIONS if namespace == "torch" else OUT_FUNCTIONAL)
+    differentiable = info.differentiable
+    if info.scalar_input:
+        if not takes_out:
+            return fn
+
+        def with_out(*args, out=None, **kwargs):
+            if out is None:
+                return fn(*args, **kwargs)
+            return call_with_out(name, fn, differentiable, args, kwargs, out)
+
+        checked = with_out
+    elif takes_out:
+        def checked(input, *args, out=None, **kwargs):
+            if not isinstance(input, Tensor):
+                raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+            if out is None:
+                return fn(input, *args, **kwargs)
+            return call_with_out(name, fn, differentiable, (input,) + args, kwargs, out)
+    else:
+        def checked(input, *args, **kwargs):
+            if not isinstance(input, Tensor):
+                raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+            if kwargs and "out" in kwargs:  # PyTorch gives this function no out=
+                raise TypeError(f"{name}() got an unexpected keyword argument 'out'")
+            return fn(input, *args, **kwargs)
 
     checked.__name__ = name
     checked.__doc__ = fn.__doc__

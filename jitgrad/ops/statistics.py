@@ -219,7 +219,12 @@ def _ties_graph(node, grads):
     dtype = grads[0]._data.dtype
     weights = np.empty(x3.shape, dtype)
     k.ties_middle_backward(np.ones(res2.shape, dtype), x3, res2, nan_is_tie, weights)
-    return (_expand_graph(grads[0], shape, axes) * _wrap(_unmiddle(weights, shape, axes)),)
+    weighted = _expand_graph(grads[0], shape, axes) * _wrap(_unmiddle(weights, shape, axes))
+    if nan_is_tie:  # max()/min() scatter: a NaN grad stays off the unselected elements
+        from .pointwise import where
+
+        return (where(_wrap(_unmiddle(weights != 0, shape, axes)), weighted, 0.0),)
+    return (weighted,)
 
 
 _MaxAllNode = define_node("MaxBackward1", _ties_backward, _ties_graph)
@@ -374,8 +379,10 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Te
 def _prod_backward(node, grads):
     x3, res2 = node._saved
     shape, dtype, axes = node._ctx
+    if len(shape) == 0:  # PyTorch passes the gradient through (result / x would be nan at inf or nan)
+        return (np.asarray(grads[0], dtype).reshape(shape),)
     gx = np.empty(x3.shape, x3.dtype)
-    k.prod_middle_backward(_grad_2d(grads[0], x3, x3.dtype), x3, res2, gx)
+    k.prod_middle_backward(_grad_2d(grads[0], x3, x3.dtype), x3, res2, node.__class__ is _ProdAllNode, gx)
     return (gx.reshape(shape).astype(dtype, copy=False),)
 
 
@@ -536,6 +543,8 @@ def _scan(fn: str, input: Tensor, dim, dtype, kernel, unit: int, node_cls) -> Te
     d = _single_dim(fn, dim, xd.ndim)
     if dtype is not None:
         xd = xd.astype(_dtype.to_numpy_dtype(dtype), copy=False)
+        if xd.dtype.kind == "b":
+            raise NotImplementedError(f"\"{fn}_out_cpu\" not implemented for 'Bool'")
     elif xd.dtype.kind != "f":
         xd = xd.astype(_I64)
     if xd.dtype == _F16:
@@ -593,6 +602,8 @@ def _cumsum_graph(node, grads):
 def _cumprod_backward(node, grads):
     x3, y3 = node._saved
     shape, dtype, d, shape3 = node._ctx
+    if x3.size <= 1:  # PyTorch passes the gradient through (y / x would be nan at inf or nan)
+        return (np.asarray(grads[0], dtype).reshape(shape),)
     gx = np.empty(shape3, x3.dtype)
     k.cumprod_middle_backward(np.ascontiguousarray(grads[0], dtype=x3.dtype).reshape(shape3), x3, y3, gx)
     return (gx.reshape(shape).astype(dtype, copy=False),)
@@ -605,7 +616,7 @@ def _cumprod_graph(node, grads):
     x, y = saved_tensors(node)
     shape, dtype, d, shape3 = node._ctx
     g = grads[0]
-    if len(shape) == 0:
+    if x._data.size <= 1:
         return (g,)
     if not (x._data == 0).any():
         return (_reverse_cumsum(g * y, d) / x,)
@@ -619,8 +630,26 @@ def _cumprod_graph(node, grads):
 _CumsumNode = define_node("CumsumBackward0", _cumsum_backward, _cumsum_graph)
 _CumprodNode = define_node("CumprodBackward0", _cumprod_backward, _cumprod_graph)
 
-cumsum_ = _inplace(cumsum, "cumsum_")
-cumprod_ = _inplace(cumprod, "cumprod_")
+def _scan_inplace(out_of_place, name: str):
+    """``cumsum_`` / ``cumprod_``: PyTorch has no bool kernel to write a bool tensor with (the
+    out-of-place op accumulates bools in int64, which cannot be written back)."""
+    inplace = _inplace(out_of_place, name)
+
+    def op(input: Tensor, dim, *, dtype=None) -> Tensor:
+        kind = input._data.dtype.kind
+        if kind == "b":
+            raise NotImplementedError(f"\"{name[:-1]}_out_cpu\" not implemented for 'Bool'")
+        if dtype is None and kind in "iu":  # accumulate as PyTorch does, into self's own type (uint8 wraps)
+            dtype = input.dtype
+        return inplace(input, dim, dtype=dtype)
+
+    op.__name__ = name
+    op.__doc__ = inplace.__doc__
+    return op
+
+
+cumsum_ = _scan_inplace(cumsum, "cumsum_")
+cumprod_ = _scan_inplace(cumprod, "cumprod_")
 
 
 # ============================================================================ the table

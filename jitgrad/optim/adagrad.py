@@ -74,8 +74,9 @@ class Adagrad(Optimizer):
                 step_count = float(step_t._data.item())
                 clr = lr / (1 + (step_count - 1) * lr_decay)
                 state_sum = state["sum"]
-                flat = _Flat(p._data.dtype)
+                flat = _Flat(p)
                 s = flat.scalar
-                step(flat(p), flat(grad, writable=False), flat(state_sum), s(-clr), s(eps), s(weight_decay), maximize)
+                step(flat(p), flat.grad(grad, weight_decay != 0), flat(state_sum), s(-clr), s(eps), s(weight_decay),
+                     maximize)
                 flat.finish(p, state_sum)
         return loss

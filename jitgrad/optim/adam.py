@@ -1,8 +1,8 @@
 """Adam and AdamW."""
 from .. import _dtype
 from ..kernels import optim as kernels
-from ..tensor import Tensor
-from .optimizer import Optimizer, _Flat, _scalar
+from ..tensor import Tensor, _scalar_type_name
+from .optimizer import Optimizer, _check_lerp_dtype, _Flat, _scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -12,6 +12,11 @@ def _step_counter():
     from ..factories import tensor
 
     return tensor(0.0, dtype=_dtype.float32)
+
+
+def _integral_lerp_error(param_dtype) -> NotImplementedError:
+    # Adam's first op on an integer parameter is exp_avg.lerp_(grad, 1 - beta1)
+    return NotImplementedError(f'"lerp_kernel_scalar" not implemented for \'{_scalar_type_name(param_dtype)}\'')
 
 
 class Adam(Optimizer):
@@ -103,9 +108,11 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = bias_correction2 ** 0.5
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 max_exp_avg_sq = state["max_exp_avg_sq"] if amsgrad else None
-                flat = _Flat(p._data.dtype)
+                flat = _Flat(p, None if decoupled else _integral_lerp_error)
                 s = flat.scalar
-                step(flat(p), flat(grad, writable=False), flat(exp_avg), flat(exp_avg_sq), flat(max_exp_avg_sq),
+                flat_grad = flat.grad(grad, weight_decay != 0 and not decoupled)
+                _check_lerp_dtype(exp_avg, grad)
+                step(flat(p), flat_grad, flat(exp_avg), flat(exp_avg_sq), flat(max_exp_avg_sq),
                      s(1 - beta1), s(beta2), s(1 - beta2), s(weight_decay), s(1 - lr * weight_decay), s(eps),
                      s(-step_size), s(bias_correction2_sqrt), amsgrad, decoupled, maximize)
                 flat.finish(p, exp_avg, exp_avg_sq, max_exp_avg_sq)

@@ -14,7 +14,7 @@ from itertools import chain
 import numpy as np
 
 from ..autograd import grad_mode
-from ..tensor import Tensor
+from ..tensor import _TYPE_META_NAMES, Tensor, _scalar_type_name, inplace_broadcast_error, unwritable_error
 
 __all__ = ["Optimizer", "required"]
 
@@ -304,7 +304,10 @@ class Optimizer:
                             grad.detach_()
                         else:
                             grad.requires_grad_(False)
-                        grad._data[...] = 0
+                        if grad._data.flags.writeable:
+                            grad._data[...] = 0
+                        else:  # a read-only or expanded .grad (as assigned): zeros of its shape
+                            grad._data = np.zeros(grad._data.shape, grad._data.dtype)
                         grad._vc[0] += 1
 
     def step(self, closure=None):
@@ -386,18 +389,28 @@ def _scalar(value) -> float:
 
 
 class _Flat:
-    """Flat 1-D C-contiguous views of a parameter and its state for a kernel.
+    """Flat 1-D C-contiguous views of a parameter, its gradient and its state for a kernel.
+
+    The kernels loop over the parameter's size and trust every other array to match, so each
+    array's shape is checked here (one tuple comparison in the common case), with the error
+    PyTorch's tensor ops raise.  A gradient whose shape broadcasts to the parameter's (after
+    ``p.grad.data = ...``) is broadcast, as PyTorch does.
 
     Parameters and state are contiguous in practice, so these are views; a non-contiguous or
-    float16 array is processed through a float32/contiguous copy that ``finish`` writes back
-    (float16 computes in float32, as elsewhere in jitgrad).
+    float16 array, or one of another dtype, is processed through a contiguous copy in the
+    parameter's dtype that ``finish`` writes back (float16 computes in float32, as elsewhere in
+    jitgrad).
     """
 
-    __slots__ = ("copies", "dtype")
+    __slots__ = ("copies", "dtype", "shape")
 
-    def __init__(self, param_dtype):
+    def __init__(self, param, integral_error=None):
+        data = param._data
+        if data.dtype.kind != "f":  # the kernels would cast lr & co. to integers: PyTorch's error instead
+            raise (integral_error or _float_cast_error)(data.dtype)
         self.copies = []
-        self.dtype = np.dtype(np.float32) if param_dtype == _F16 else param_dtype
+        self.shape = data.shape
+        self.dtype = np.dtype(np.float32) if data.dtype == _F16 else data.dtype
 
     def __call__(self, t, writable=True):
         if t is None:
@@ -406,12 +419,30 @@ class _Flat:
                 empty = _EMPTY[self.dtype] = np.empty(0, self.dtype)
             return empty
         a = t._data
+        if a.shape != self.shape:  # a state of another size (p.data replaced, or a loaded state)
+            raise _mismatch_error(a.shape, self.shape)
         if a.flags.c_contiguous and a.dtype == self.dtype and (a.flags.writeable or not writable):
             return a.reshape(-1)
+        if writable and not a.flags.writeable:  # (p.data = x.expand(...)): PyTorch's in-place error
+            raise unwritable_error(a)
         flat = np.ascontiguousarray(a, dtype=self.dtype).reshape(-1)
         if writable:
             self.copies.append((a, flat))
         return flat
+
+    def grad(self, t, weight_decay_first=False):
+        """The gradient ``t`` (read only), broadcast to the parameter's shape if it is smaller.
+        ``weight_decay_first``: PyTorch's first op is ``grad + weight_decay * param`` (its error
+        then names the gradient as tensor a)."""
+        a = t._data
+        if a.shape != self.shape:
+            err = inplace_broadcast_error(self.shape, a.shape)
+            if err is not None:
+                if weight_decay_first:
+                    raise _mismatch_error(a.shape, self.shape)
+                raise err
+            return np.ascontiguousarray(np.broadcast_to(a, self.shape), dtype=self.dtype).reshape(-1)
+        return self(t, writable=False)
 
     def scalar(self, value):
         return self.dtype.type(value)
@@ -422,3 +453,24 @@ class _Flat:
         for t in tensors:
             if t is not None:
                 t._vc[0] += 1
+
+
+def _float_cast_error(param_dtype) -> RuntimeError:
+    """PyTorch's error for a float update written in place into an integer parameter."""
+    return RuntimeError(f"result type Float can't be cast to the desired output type {_scalar_type_name(param_dtype)}")
+
+
+def _check_lerp_dtype(state, grad) -> None:
+    """PyTorch's ``state.lerp_(grad, w)`` (Adam's first moment, RMSprop's centered average) needs
+    one dtype; jitgrad's kernels would cast, PyTorch raises."""
+    if state._data.dtype != grad._data.dtype:
+        raise RuntimeError(f"expected dtype {_TYPE_META_NAMES[state._data.dtype]} for `end` but got dtype "
+                           f"{_TYPE_META_NAMES[grad._data.dtype]}")
+
+
+def _mismatch_error(state_shape, param_shape) -> RuntimeError:
+    """PyTorch's error for a state of ``state_shape`` updated with a parameter of ``param_shape``:
+    the state's in-place update fails first, or else the parameter's."""
+    return (inplace_broadcast_error(state_shape, param_shape) or inplace_broadcast_error(param_shape, state_shape)
+            or RuntimeError(f"jitgrad: optimizer state of shape {list(state_shape)} for a parameter of shape "
+                            f"{list(param_shape)}"))

@@ -2,7 +2,7 @@
 from .. import _dtype
 from ..kernels import optim as kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, _Flat, _scalar
+from .optimizer import Optimizer, _check_lerp_dtype, _Flat, _scalar
 
 __all__ = ["RMSprop"]
 
@@ -74,9 +74,12 @@ class RMSprop(Optimizer):
                 square_avg = state["square_avg"]
                 grad_avg = state["grad_avg"] if centered else None
                 buf = state["momentum_buffer"] if momentum > 0 else None
-                flat = _Flat(p._data.dtype)
+                flat = _Flat(p)
                 s = flat.scalar
-                step(flat(p), flat(grad, writable=False), flat(square_avg), flat(grad_avg), flat(buf), s(lr),
+                flat_grad = flat.grad(grad, weight_decay != 0)
+                if centered:
+                    _check_lerp_dtype(grad_avg, grad)
+                step(flat(p), flat_grad, flat(square_avg), flat(grad_avg), flat(buf), s(lr),
                      s(alpha), s(1 - alpha), s(eps), s(weight_decay), s(momentum), centered, maximize)
                 flat.finish(p, square_avg, grad_avg, buf)
         return loss

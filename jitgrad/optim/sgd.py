@@ -63,12 +63,16 @@ class SGD(Optimizer):
                     if buf is None:
                         from ..factories import empty_like
 
-                        buf = empty_like(grad)
+                        buf = empty_like(p)  # (the parameter's shape: a gradient may be broadcast)
                         state["momentum_buffer"] = buf
                         first = True
-                flat = _Flat(p._data.dtype)
+                flat = _Flat(p, _integral_sgd_error)
                 s = flat.scalar
-                step(flat(p), flat(grad, writable=False), flat(buf), s(lr), s(weight_decay), s(momentum),
+                step(flat(p), flat.grad(grad, weight_decay != 0), flat(buf), s(lr), s(weight_decay), s(momentum),
                      s(one_minus_dampening), nesterov, maximize, first)
                 flat.finish(p, buf)
         return loss
+
+
+def _integral_sgd_error(param_dtype) -> RuntimeError:
+    return RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
