@@ -39,6 +39,9 @@ _install_lazy_pool()  # starts no thread: the pool starts at the first parallel 
 from . import _allocator
 
 _allocator.tune()  # keep freed large buffers mapped: no page faults per iteration (see its docstring)
+from . import _blas
+
+_blas.tune()  # OpenBLAS's idle threads sleep at once instead of spinning ~0.1 s (see its docstring)
 
 # jitgrad.add, jitgrad.exp, jitgrad.matmul ... straight from the op table
 for _info in _OPS.values():

@@ -21,6 +21,9 @@ def run_python(tmp_path, code, env=None, timeout=120):
     full_env = dict(os.environ)
     for var in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "NUMBA_NUM_THREADS"):
         full_env.pop(var, None)
+    # the core-sharing policy would switch to the serial kernels on a busy machine: off here
+    # unless a test asks for it (its own tests drive it with simulated loads)
+    full_env["JITGRAD_SHARE_CORES"] = "0"
     full_env.update(env or {})
     script = tmp_path / "case.py"
     script.write_text(CHAIN + textwrap.dedent(code))
@@ -165,3 +168,80 @@ def test_contention_benchmark_worker_runs():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["median_ms"] > 0 and result["n"] >= 5
+
+
+def test_blas_settings_after_torch_then_jitgrad(tmp_path):
+    """NumPy's OpenBLAS: idle threads sleep at once (timeout 4) after `import torch; import jitgrad`,
+    a user's OPENBLAS_THREAD_TIMEOUT wins, JITGRAD_BLAS_TUNING=0 leaves it alone."""
+    code = """
+    try:
+        import torch
+    except ImportError:
+        pass
+    import jitgrad
+    from jitgrad import _blas
+    print(json.dumps([_blas.available(), _blas.thread_timeout()]))
+    """
+    code = "import json\n" + textwrap.dedent(code)
+    found, timeout = json.loads(run_python(tmp_path, code).splitlines()[-1])
+    if not found:
+        pytest.skip("NumPy's BLAS here is not OpenBLAS")
+    assert timeout == 4
+    assert json.loads(run_python(tmp_path, code, env={"OPENBLAS_THREAD_TIMEOUT": "12"}).splitlines()[-1])[1] == 12
+    assert json.loads(run_python(tmp_path, code, env={"JITGRAD_BLAS_TUNING": "0"}).splitlines()[-1])[1] == 0
+
+
+def test_share_cores_policy(tmp_path):
+    """The core-sharing policy's decisions for simulated loads (kernels/__init__.py): one thread
+    beside a busy neighbour on 2 cores, all of them again when it leaves; a user's set_num_threads
+    and JITGRAD_SHARE_CORES=0 switch it off."""
+    out = run_python(tmp_path, """
+    import json
+    import jitgrad as X
+    from jitgrad import kernels as K, _blas
+    from jitgrad.kernels import elementwise as ek
+    K._CORES = 2
+    seen = []
+    def state():
+        twin = ek.PARALLEL[ek.add_forward]
+        return [K._active, twin is ek.add_forward]
+    assert chain_ok(X)  # the pool runs
+    seen.append(state())
+    for _ in range(6):
+        K._adapt(1)  # a neighbour's thread is always runnable
+    seen.append(state())
+    assert chain_ok(X)  # correct on the serial kernels
+    for _ in range(6):
+        K._adapt(0)  # it left
+    seen.append(state())
+    for _ in range(6):
+        K._adapt(3)
+    X.set_num_threads(2)  # the user decides from now on
+    seen.append(state())
+    K._next_check = 0.0
+    K.share_cores()
+    seen.append(state())
+    print(json.dumps(seen))
+    """)
+    seen = json.loads(out.splitlines()[-1])
+    assert seen == [[None, False], [1, True], [None, False], [None, False], [None, False]]
+
+
+def test_share_cores_reads_the_machine(tmp_path):
+    """share_cores parses /proc/loadavg and is rate-limited; JITGRAD_SHARE_CORES=0 disables it."""
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("no /proc/loadavg")
+    code = """
+    import json, time
+    import jitgrad as X
+    from jitgrad import kernels as K
+    K._CORES = 2
+    calls = []
+    K._adapt = lambda others: calls.append(others)
+    K._next_check = 0.0
+    K.share_cores()
+    K.share_cores()  # within 0.2 s: no second read
+    print(json.dumps([len(calls), all(isinstance(c, int) and c >= -1 for c in calls)]))
+    """
+    assert json.loads(run_python(tmp_path, code, env={"JITGRAD_SHARE_CORES": "1"}).splitlines()[-1]) == [1, True]
+    assert json.loads(run_python(tmp_path, code, env={"JITGRAD_SHARE_CORES": "0"}).splitlines()[-1])[0] == 0

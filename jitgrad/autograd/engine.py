@@ -10,7 +10,7 @@ from heapq import heapify, heappop, heappush
 import numpy as np
 
 from .. import errors
-from ..kernels import elementwise as _ek
+from ..kernels import elementwise as _ek, share_cores as _share_cores
 from .filled import FilledGrad as _Filled, filled as _filled, materialize as _materialize, plain as _plain
 from .graph import _FREED, AccumulateGrad
 
@@ -86,6 +86,7 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
     With ``capture`` (a list of ``(node, output_nr)``), gradients arriving there are returned
     instead of being accumulated, and only the part of the graph leading to them runs.
     """
+    _share_cores()  # at most every 0.2 s: the cores other processes leave free (kernels/__init__)
     buffers, heap = _seed(roots, root_grads)
 
     if capture is not None or _anomaly.enabled:

@@ -19,10 +19,22 @@ module (``PARALLEL[serial]`` or ``module.<name>_parallel``), so :func:`_reroute`
 all at a starter (pool not started yet), at the parallel twins, or at the serial kernels (one
 thread requested, or a child forked after the pool started: the pool's threads do not exist
 there) without any per-call cost.
+
+Sharing the machine
+-------------------
+Parallel kernels and BLAS products synchronise their threads at the end of every call: on cores
+that another busy process also wants, each call waits for its slowest (descheduled) thread, and
+a training step beside a second one took 25-50x its quiet time instead of the fair 2x.  So,
+unless the user fixed the thread count (``set_num_threads``) or set ``JITGRAD_SHARE_CORES=0``,
+every backward pass calls :func:`share_cores`, which at most every 0.2 s reads how many threads
+are runnable on the machine (``/proc/loadavg``), keeps a moving average of those that are not
+this thread, and runs jitgrad's kernels and NumPy's BLAS on the cores left free (at least one):
+beside a busy neighbour on 2 cores, one thread each and no waiting on each other.
 """
 import numbers
 import os
 import threading
+import time
 
 _requested = None  # what set_num_threads was given (PyTorch reports it back even when capped)
 _blas_limiter = None
@@ -42,6 +54,58 @@ _launch_lock_needed = False
 _TWINS = []
 
 
+_SHARE = os.environ.get("JITGRAD_SHARE_CORES", "1") != "0"
+_CHECK_EVERY = 0.2  # seconds between two reads of /proc/loadavg
+_next_check = 0.0
+_others = 0.0  # moving average of the runnable threads on the machine that are not this one
+_active = None  # the thread count share_cores chose (None: it has not limited anything)
+try:
+    _CORES = len(os.sched_getaffinity(0))
+except (AttributeError, OSError):
+    _CORES = os.cpu_count() or 1
+
+
+def share_cores(_now=time.monotonic) -> None:
+    """Run on the cores other processes leave free (called by every backward pass; see above)."""
+    global _next_check
+    now = _now()
+    if now < _next_check or not _SHARE or _requested is not None or _CORES < 2:
+        return
+    _next_check = now + _CHECK_EVERY
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return
+    _adapt(running - 1)  # (the calling thread is running: it is not an "other")
+
+
+def _adapt(others: int) -> None:
+    global _others, _active
+    _others = 0.5 * _others + 0.5 * max(others, 0)
+    # the cores left free, rounded down only when clearly taken (hysteresis around x.5)
+    free = _CORES - _others
+    wanted = max(1, min(_CORES, int(free + 0.25)))
+    if _active is None and wanted == _CORES:
+        return
+    if wanted == _active or (_active is None and wanted >= _CORES):
+        return
+    _active = wanted if wanted < _CORES else None
+    _apply(wanted)
+
+
+def _apply(n: int) -> None:
+    """Use ``n`` threads for jitgrad's kernels and NumPy's BLAS (the policy's decision)."""
+    from .. import _blas
+
+    if pool_state == "started" and n > 1:
+        import numba
+
+        numba.set_num_threads(min(n, _max_threads()))
+    _reroute()
+    _blas.set_num_threads(n)
+
+
 def _max_threads() -> int:
     import numba
 
@@ -56,20 +120,25 @@ def set_num_threads(n: int) -> None:
     BLAS (used by matmul) is capped to ``n`` threads as well, so that the two thread pools do not
     oversubscribe the cores.
     """
-    global _requested, _blas_limiter
+    global _requested, _blas_limiter, _active
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")  # noqa: TRY004 (PyTorch's)
     if n <= 0:
         raise RuntimeError("set_num_threads expects a positive integer")
     _requested = int(n)
+    _active = None  # the user's number from now on, not share_cores' choice
     if pool_state == "started":
         import numba
 
         numba.set_num_threads(min(_requested, _max_threads()))
     _reroute()
+    from .. import _blas
+
+    if _blas.set_num_threads(_requested):
+        return
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own setting (OMP_NUM_THREADS ...)
+    except ImportError:  # optional: without it another BLAS keeps its own setting (OMP_NUM_THREADS ...)
         return
     _blas_limiter = threadpool_limits(limits=int(n), user_api="blas")
 
@@ -91,7 +160,8 @@ def get_num_threads() -> int:
 
 def _reroute() -> None:
     """Point every parallel call site at the kernels the current state calls for."""
-    serial_only = pool_state in ("forked", "unavailable") or _requested == 1
+    serial_only = pool_state in ("forked", "unavailable") or _requested == 1 or (
+        _requested is None and _active == 1)
     for table, module, name, serial, parallel, starter, guarded in _TWINS:
         if serial_only:
             kernel = serial
@@ -193,8 +263,8 @@ def _start_thread_pool() -> None:
         try:
             parallel._launch_threads()
             _launch_lock_needed = numba.threading_layer() == "workqueue"
-            if _requested is not None:
-                numba.set_num_threads(min(_requested, _max_threads()))
+            if _requested is not None or _active is not None:
+                numba.set_num_threads(min(_requested or _active, _max_threads()))
             pool_state = "started"
         except Exception:  # noqa: BLE001 - no threading layer can load: run the serial kernels
             pool_state = "unavailable"

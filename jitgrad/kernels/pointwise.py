@@ -282,10 +282,11 @@ def hardtanh_forward(x, min_val, max_val, out):
 
 @njit(cache=True, error_model="numpy")
 def hardtanh_backward(grad, x, result, min_val, max_val, out):
-    # unlike clamp, the gradient is zero at the bounds themselves
+    # unlike clamp, the gradient is zero at the bounds themselves; and at NaN, as PyTorch's
+    # vectorised kernel computes it (its scalar tail, for the last few elements, passes it through)
     for i in range(out.size):
         xi = x[i]
-        out[i] = 0 if (xi <= min_val or xi >= max_val) else grad[i]
+        out[i] = grad[i] if (xi > min_val and xi < max_val) else 0
 
 
 # ----------------------------------------------------------------------------- sign

@@ -559,6 +559,8 @@ _POW_BOOL = "\"pow\" not implemented for 'Bool'"
 
 
 def _pow_scalar(a: Tensor, p) -> Tensor:
+    if p.__class__ is int and not _INT64_MIN <= p < _UINT64_END:
+        raise scalar_overflow(p)  # PyTorch's Scalar parsing (a float base would take it silently)
     ad = a._data
     if ad.dtype.kind in "iu" and isinstance(p, (int, np.integer)) and p < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")

@@ -8,9 +8,10 @@ refuses to run backward.
 import numpy as np
 
 from .. import _dtype, errors
-from ..tensor import Tensor, _wrap, edge
+from ..tensor import Tensor, _wrap, edge, inplace_broadcast_error
 from . import elementwise as ew
 from . import registry
+from .linalg import quiet
 from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state
@@ -133,8 +134,7 @@ def fill_(self: Tensor, value) -> Tensor:
         if value._data.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value._data.ndim} dimensions.")
-        with np.errstate(over="ignore", invalid="ignore"):  # a tensor value is cast as copy_ does: no check
-            dst[...] = value._data
+        quiet(np.copyto, dst, value._data, "unsafe")  # a tensor value is cast as copy_ does: no check
     else:
         if not isinstance(value, (int, float, complex, np.number, np.bool_)):  # (bool is an int)
             raise TypeError(f"fill_() received an invalid combination of arguments - got ({type(value).__name__}), "
@@ -163,7 +163,14 @@ def copy_(self: Tensor, src, non_blocking=False) -> Tensor:
     dst = writable(self._data)
     record = check_inplace(self, (src,))
     s = src._data if isinstance(src, Tensor) else np.asarray(src)
-    np.copyto(dst, np.broadcast_to(s, self._data.shape), casting="unsafe")
+    if s.shape != dst.shape:
+        error = inplace_broadcast_error(dst.shape, s.shape)  # PyTorch's, where NumPy's would leak
+        if error is not None:
+            raise error
+    if s.dtype == dst.dtype:
+        np.copyto(dst, np.broadcast_to(s, dst.shape))
+    else:  # PyTorch casts silently (float64 1e39 -> inf, NaN -> an integer)
+        quiet(np.copyto, dst, np.broadcast_to(s, dst.shape), "unsafe")
     self._vc[0] += 1
     if record:
         from .shape import expand

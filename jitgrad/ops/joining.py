@@ -80,6 +80,8 @@ def _int_list(values, fname: str, argname: str, pos: int) -> tuple:
 def _check_int(value, fname: str, argname: str, pos: int) -> int:
     if not _is_int(value):
         raise TypeError(f"{fname}(): argument '{argname}' (position {pos}) must be int, not {type(value).__name__}")
+    if not _INT64_MIN <= value <= _INT64_MAX:  # PyTorch's int64 parser
+        raise ValueError("Overflow when unpacking long long")
     return int(value)
 
 
@@ -345,7 +347,7 @@ def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         size = int(size._data)
     if not _is_int(size):
         return split_with_sizes(input, size, dim)
-    size = int(size)
+    size = _check_int(size, "split", "split_size", 2)
     d = _split_dim(input, dim, "split")
     n = input._data.shape[d]
     if size < 0:
@@ -674,10 +676,15 @@ def _index_select_backward(node, grads):
     d, shape, dtype = node._ctx
     shape1 = _nonempty(shape)
     gx = np.zeros(shape1, dtype)
+    if gx.size == 0:  # PyTorch's index_add_ returns before it reads the index
+        return (gx.reshape(shape),)
     g = np.ascontiguousarray(grads[0], dtype=dtype).reshape(shape1[:d] + (idx.size,) + shape1[d + 1:])
     bad = _via_f32(k.index_add_middle, _middle(gx, d), idx, _middle(g, d))
-    if bad >= 0:  # the index was changed through ``.data`` after the forward (PyTorch's index_add_ error)
-        raise RuntimeError(f"index {int(idx[bad])} is out of bounds for dimension {d} with size {shape1[d]}")
+    if bad >= 0:  # the index was changed through ``.data`` after the forward: PyTorch's index_add_
+        # errors (its select() loop for the first/last dim of a 2+-D tensor, else its kernel's)
+        if len(shape1) > 1 and d in (0, len(shape1) - 1):
+            raise RuntimeError(f"index {int(idx[bad])} is out of bounds for dimension {d} with size {shape1[d]}")
+        raise IndexError("index out of range in self")
     return (gx.reshape(shape),)
 
 

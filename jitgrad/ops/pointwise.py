@@ -282,7 +282,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def _hardtanh_graph(g, x, y, min_val, max_val):
-    return where((x <= min_val) | (x >= max_val), 0.0, g)
+    return where((x > min_val) & (x < max_val), g, 0.0)  # (NaN: 0, as the kernel)
 
 
 _hardtanh_float = _pointwise("hardtanh", "HardtanhBackward0", k.hardtanh_forward, k.hardtanh_backward,

@@ -12,6 +12,7 @@ from ..kernels import elementwise as ek
 from ..tensor import Size, Tensor, _wrap_dim, edge
 from . import registry
 from .broadcast import reduce_to_shape
+from .conversion import cast_array
 from .elementwise import fill_scalar
 from .registry import OpInfo, define_node, new_node, register, result, saved_version
 
@@ -769,8 +770,7 @@ def setitem(input: Tensor, key, value) -> None:
     fast = data.flags.writeable and not any(item.__class__ is np.ndarray for item in items)
     if v.__class__ is np.ndarray:
         if v.dtype != data.dtype:  # PyTorch casts a tensor value silently (float64 1e39 -> inf, NaN -> int)
-            with np.errstate(over="ignore", invalid="ignore"):
-                v = v.astype(data.dtype)
+            v = cast_array(v, data.dtype)
     elif fast and (data.dtype is not _F64 or isinstance(v, complex)):
         # NumPy would store float32 1e39 as inf, or drop an imaginary part: PyTorch's check first
         # (a bad value takes the slow path, where a bad index raises before it, as in PyTorch)

@@ -110,8 +110,10 @@ class Adam(Optimizer):
                 max_exp_avg_sq = state["max_exp_avg_sq"] if amsgrad else None
                 flat = _Flat(p, None if decoupled else _integral_lerp_error)
                 s = flat.scalar
-                flat_grad = flat.grad(grad, weight_decay != 0 and not decoupled)
-                _check_lerp_dtype(exp_avg, grad)
+                coupled_decay = weight_decay != 0 and not decoupled
+                flat_grad = flat.grad(grad, coupled_decay)
+                if not coupled_decay:  # (PyTorch's grad + wd * param already has the param's dtype)
+                    _check_lerp_dtype(exp_avg, grad)
                 step(flat(p), flat_grad, flat(exp_avg), flat(exp_avg_sq), flat(max_exp_avg_sq),
                      s(1 - beta1), s(beta2), s(1 - beta2), s(weight_decay), s(1 - lr * weight_decay), s(eps),
                      s(-step_size), s(bias_correction2_sqrt), amsgrad, decoupled, maximize)

@@ -77,7 +77,7 @@ class RMSprop(Optimizer):
                 flat = _Flat(p)
                 s = flat.scalar
                 flat_grad = flat.grad(grad, weight_decay != 0)
-                if centered:
+                if centered and weight_decay == 0:  # (grad + wd * param has the param's dtype)
                     _check_lerp_dtype(grad_avg, grad)
                 step(flat(p), flat_grad, flat(square_avg), flat(grad_avg), flat(buf), s(lr),
                      s(alpha), s(1 - alpha), s(eps), s(weight_decay), s(momentum), centered, maximize)
