@@ -343,3 +343,166 @@ def test_against_torch():
     ref.nn.functional.cross_entropy(xr, ref.tensor([0, 2]), label_smoothing=0.2).backward()
     F.cross_entropy(xj, torch.tensor([0, 2]), label_smoothing=0.2).backward()
     np.testing.assert_allclose(xj.grad.numpy(), xr.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ============================================================================ fuzzer findings (part J)
+NAN = float("nan")
+
+
+def test_cross_entropy_probabilities_empty_class_dim_is_nan_without_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it used to divide by zero in NumPy
+        for shape in ((4, 0), (0, 5), (0,)):
+            x = torch.zeros(*shape, dtype=torch.float64, requires_grad=True)
+            loss = F.cross_entropy(x, torch.zeros(*shape, dtype=torch.float64))
+            assert np.isnan(loss.item()) and loss.grad_fn.name() == "NegBackward0"
+            loss.backward()
+            assert x.grad.shape == x.shape
+
+
+def test_kl_div_float16():
+    x = (torch.arange(6, dtype=torch.float16).reshape(2, 3) / 10 - 1).requires_grad_()
+    q = (torch.arange(6, dtype=torch.float16).reshape(2, 3) / 10).requires_grad_()
+    loss = F.kl_div(x, q, reduction="batchmean")
+    assert loss.dtype == torch.float16 and abs(loss.item() - -0.3384) < 2e-3  # torch: -0.3384
+    loss.backward()
+    np.testing.assert_allclose(q.grad.float().numpy().ravel()[1:], [-0.2014, 0.0952, 0.2480, 0.3418, 0.4033],
+                               atol=2e-3)
+    loss = F.kl_div(x, q, reduction="sum")
+    with torch.no_grad():
+        q.mul_(2)
+    with pytest.raises(RuntimeError, match=r"\[torch.HalfTensor \[2, 3\]\] is at version 1"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.max_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2), lambda x: F.adaptive_avg_pool2d(x, 2),
+    lambda x: F.layer_norm(x, (4,)), lambda x: F.conv2d(x, torch.ones(1, 1, 2, 2, dtype=torch.float16)),
+    lambda x: F.batch_norm(x, None, None, training=True),
+    lambda x: F.batch_norm(x, torch.zeros(1, dtype=torch.float16), torch.ones(1, dtype=torch.float16)),
+])
+def test_float16_ops_check_the_users_input_version(call):
+    # computed through float32 copies, the node must still record the user's float16 tensor
+    x = torch.arange(16, dtype=torch.float16).reshape(1, 1, 4, 4).requires_grad_()
+    y = call(x)
+    with torch.no_grad():
+        x.add_(1)
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    assert str(info.value).startswith(MODIFIED.format(what="[torch.HalfTensor [1, 1, 4, 4]]"))
+
+
+def test_batch_norm_float16_running_stats():
+    x = torch.arange(24, dtype=torch.float16).reshape(4, 3, 2).requires_grad_()
+    rm, rv = torch.zeros(3, dtype=torch.float16), torch.ones(3, dtype=torch.float16)
+    y = F.batch_norm(x, rm, rv, torch.ones(3, dtype=torch.float16), None, training=True)
+    assert y.dtype == torch.float16  # torch's values, running stats rounded to float16 in place:
+    np.testing.assert_allclose(y.flatten()[:2].tolist(), [-1.412109375, -1.263671875])
+    assert rm.tolist() == [0.9501953125, 1.150390625, 1.349609375] and rv.tolist() == [6.0703125] * 3
+    y = F.batch_norm(x, rm, rv, training=False)
+    with torch.no_grad():
+        rm.add_(1)
+    with pytest.raises(RuntimeError, match=r"\[torch.HalfTensor \[3\]\] is at version 1"):
+        y.sum().backward()
+
+
+_H, _F32_, _D = torch.float16, torch.float32, torch.float64
+_MIXED = "mixed dtype (CPU): expect parameter to have scalar type of Float"
+
+
+@pytest.mark.parametrize("dtypes, message", [
+    ((_H, _H, _F32_, _F32_), "expected scalar type Half but found Float"),
+    ((_F32_, _F32_, _H, _H), _MIXED), ((_F32_, _H, _F32_, _F32_), _MIXED), ((_D, _D, None, None), _MIXED),
+    ((_H, _H, _D, _D), "expected scalar type Half but found Double"),
+])
+def test_float16_batch_norm_parameter_dtypes(dtypes, message):
+    w, b, rm, rv = (None if d is None else torch.ones(3, dtype=d) for d in dtypes)
+    with pytest.raises(RuntimeError) as info:
+        F.batch_norm(torch.ones(4, 3, dtype=torch.float16), rm, rv, w, b, training=True)
+    assert str(info.value) == message
+    for ok in ((_H, _H, _H, _H), (_F32_, _F32_, _F32_, _F32_), (None, None, _H, _H)):
+        w, b, rm, rv = (None if d is None else torch.ones(3, dtype=d) for d in ok)
+        assert F.batch_norm(torch.ones(4, 3, dtype=torch.float16), rm, rv, w, b).dtype == torch.float16
+
+
+def test_float16_layer_norm_parameter_dtypes():
+    x = torch.ones(4, 2, dtype=torch.float16)
+    for w, b, message in ((_H, _F32_, "expected scalar type Half but found Float"), (_F32_, _H, _MIXED),
+                          (_D, None, _MIXED), (_H, _D, "expected scalar type Half but found Double")):
+        with pytest.raises(RuntimeError) as info:
+            F.layer_norm(x, (2,), torch.ones(2, dtype=w), None if b is None else torch.ones(2, dtype=b))
+        assert str(info.value) == message
+
+
+def test_batch_norm_running_stats_both_or_neither():
+    with pytest.raises(ValueError, match="running_mean and running_var must either both be None or neither be None"):
+        F.batch_norm(torch.ones(4, 3), torch.zeros(3), None, training=True)
+
+
+def test_batch_norm_empty_input_is_pytorchs_shortcut():
+    # no statistics and no size checks: input.clone() * weight[0] + bias[0]
+    x = torch.zeros(4, 3, 0, requires_grad=True)
+    w, b = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
+    y = F.batch_norm(x, None, None, w, b, training=True)
+    assert y.shape == (4, 3, 0) and y.grad_fn.name() == "AddBackward0"
+    y.sum().backward()
+    assert w.grad.tolist() == [0.0] * 3 and b.grad.tolist() == [0.0] * 3
+    assert F.batch_norm(torch.zeros(4, 3, 0), torch.zeros(5), torch.ones(5), torch.ones(5)).shape == (4, 3, 0)
+    for x_shape in ((4, 3, 0), (4, 0)):
+        with pytest.raises(IndexError) as info:
+            F.batch_norm(torch.zeros(x_shape), None, None, torch.zeros(0), torch.zeros(0), training=True)
+        assert str(info.value) == "select(): index 0 out of range for tensor of size [0] at dimension 0"
+
+
+def test_embedding_empty_weight():
+    for idx in ([0], [[0, 1]]):
+        with pytest.raises(RuntimeError) as info:
+            F.embedding(torch.tensor(idx), torch.zeros(0, 3))
+        assert str(info.value) == "index_select(): self indexing axis dim should be positive"
+    assert F.embedding(torch.tensor([], dtype=torch.int64), torch.zeros(0, 3)).shape == (0, 3)
+
+
+@pytest.mark.parametrize("x_dtype, t_dtype, exc, message", [
+    (torch.int64, torch.int64, NotImplementedError, "\"binary_cross_entropy\" not implemented for 'Long'"),
+    (torch.uint8, torch.uint8, NotImplementedError, "\"binary_cross_entropy\" not implemented for 'Byte'"),
+    (torch.bool, torch.bool, NotImplementedError, "\"binary_cross_entropy\" not implemented for 'Bool'"),
+    (torch.int64, torch.float32, RuntimeError, "Found dtype Float but expected Long"),
+    (torch.float32, torch.float64, RuntimeError, "Found dtype Double but expected Float"),
+])
+def test_bce_dtypes(x_dtype, t_dtype, exc, message):
+    with pytest.raises(exc) as info:
+        F.binary_cross_entropy(torch.ones(3, dtype=x_dtype), torch.ones(3, dtype=t_dtype))
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("dtype, row", [(torch.float64, [1e300, -2e300, 3e300, 5e299]),
+                                        (torch.float32, [1e38, -2e38, 3e38, 5e37])])
+def test_layer_norm_variance_overflow_is_nan(dtype, row):
+    # PyTorch's variance overflows (inf) in the input's dtype: NaN, not a 1/sqrt(inf) = 0 scale
+    x = torch.tensor([row], dtype=dtype, requires_grad=True)
+    y = F.layer_norm(x, (4,))
+    assert np.isnan(y.detach().numpy()).all()
+    y.sum().backward()
+    assert np.isnan(x.grad.numpy()).all()
+
+
+def test_normalisation_special_values():
+    zeros = F.layer_norm(torch.tensor([[-0.0, -0.0]]), (2,))
+    assert not np.signbit(zeros.numpy()).any()  # torch: +0, not -0
+    # float32 data: a variance past float32's range still normalises (as PyTorch's double accumulation)
+    y = F.batch_norm(torch.tensor([[1e38], [-2e38], [3e38], [5e37]]), None, None, training=True)
+    np.testing.assert_allclose(y.flatten().tolist(), [0.2106, -1.474, 1.334, -0.07019], rtol=1e-3)
+    assert F.log_softmax(torch.tensor([-0.0]), 0).tolist() == [0.0]
+    assert not np.signbit(F.log_softmax(torch.tensor([-0.0]), 0).numpy()).any()
+
+
+def test_dropout_p1_on_integers_gives_zeros():
+    for dt in (torch.int64, torch.uint8, torch.bool):
+        out = F.dropout(torch.ones(3, dtype=dt), 1.0)
+        assert out.dtype == dt and not out.numpy().any()
+        x = torch.ones(3, dtype=dt)
+        assert F.dropout(x, 1.0, inplace=True) is x and not x.numpy().any()
+        with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type"):
+            F.dropout(torch.ones(3, dtype=dt), 0.5)

@@ -546,8 +546,10 @@ def dropout_noise(noise, keep):
 
 # ============================================================================ layer norm
 @njit(cache=True, error_model="numpy")
-def layer_norm_forward(x, w, b, eps, out, mean, rstd):
-    # x, out: (M, N), normalised over N; w, b: (N,) or empty; mean, rstd: (M,)
+def layer_norm_forward(x, w, b, eps, var_max, out, mean, rstd):
+    # x, out: (M, N), normalised over N; w, b: (N,) or empty; mean, rstd: (M,).
+    # A variance above var_max (the largest finite value of x's dtype) overflows in PyTorch's
+    # accumulation, which makes the row NaN there: so here too, not a 1/sqrt(inf) = 0 scale.
     M, N = x.shape
     has_w = w.size > 0
     has_b = b.size > 0
@@ -560,16 +562,16 @@ def layer_norm_forward(x, w, b, eps, out, mean, rstd):
         for j in range(N):
             d = x[i, j] - mu
             acc += d * d
-        r = 1.0 / math.sqrt(acc / N + eps)
+        var = acc / N
+        r = 1.0 / math.sqrt(var + eps) if var <= var_max else np.nan
         mean[i] = mu
         rstd[i] = r
         for j in range(N):
             v = (x[i, j] - mu) * r
             if has_w:
                 v *= w[j]
-            if has_b:
-                v += b[j]
-            out[i, j] = v
+            # (+ 0.0 without a bias: a row of zeros gives +0, as PyTorch's, not -0)
+            out[i, j] = v + (b[j] if has_b else 0.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -621,12 +623,14 @@ def batch_norm_stats(x, mean, var):
             for k in range(inner):
                 s += x[i, c, k]
             acc[c] += s
+    mean64 = np.empty(C, np.float64)  # (x - mean) in float64: float32 squares would overflow early
     for c in range(C):
-        mean[c] = acc[c] / count
+        mean64[c] = acc[c] / count
+        mean[c] = mean64[c]
         acc[c] = 0.0
     for i in range(N):
         for c in range(C):
-            mu = mean[c]
+            mu = mean64[c]
             s = 0.0
             for k in range(inner):
                 d = x[i, c, k] - mu

@@ -24,6 +24,7 @@ from ..kernels import conv as k
 from ..tensor import Tensor, edge
 from . import registry
 from .elementwise import _F16, _via_float32
+from .nn import _record_half_versions
 from .nn import linear_pair as _linear_pair
 from .registry import OpInfo, define_node, register, result, saved_version
 
@@ -188,9 +189,10 @@ def _convolution(input: Tensor, weight: Tensor, bias, stride, padding, dilation,
         raise NotImplementedError(f'"slow_conv{nd}d_cpu" not implemented for \'{_type_name(dt)}\' in jitgrad '
                                   "(floating-point convolutions only)")
     if dt == _F16:
-        return _via_float32(lambda x, w, *b: _convolution(x, w, b[0] if b else None, stride, padding, dilation,
-                                                          groups, nd),
-                            *((input, weight) + ((bias,) if bias is not None else ())))
+        out = _via_float32(lambda x, w, *b: _convolution(x, w, b[0] if b else None, stride, padding, dilation,
+                                                         groups, nd),
+                           *((input, weight) + ((bias,) if bias is not None else ())))
+        return _record_half_versions(out, input, weight)
     if nd == 1:  # 1-D as 2-D with a kernel of height 1
         stride, dilation, pad_lo, pad_hi = (1,) + stride, (1,) + dilation, (0,) + pad_lo, (0,) + pad_hi
     return _conv_apply(input, weight, bias, (stride, pad_lo, pad_hi, dilation, groups))
@@ -631,7 +633,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         raise NotImplementedError("\"max_pool2d\" not implemented for 'Bool'")
     if dt == _F16:
         out, idx = max_pool2d(input.float(), kernel_size, stride, padding, dilation, ceil_mode, True)
-        out = out.half()
+        out = _record_half_versions(out.half(), input)
         return (out, idx) if return_indices else out
     out_shape = xd.shape[:-2] + (oh, ow)
     out = np.empty(out_shape, dt)
@@ -695,8 +697,9 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         raise NotImplementedError(f'"avg_pool2d" not implemented for \'{_type_name(dt)}\' in jitgrad '
                                   "(floating-point pooling only)")
     if dt == _F16:
-        return _via_float32(lambda t: avg_pool2d(t, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                                                 divisor_override), input)
+        out = _via_float32(lambda t: avg_pool2d(t, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                                divisor_override), input)
+        return _record_half_versions(out, input)
     kh, kw, sh, sw, ph, pw = geom[:6]
     ctx = (xd.shape, xd.shape[:-2] + (oh, ow), (kh, kw, sh, sw, ph, pw, bool(count_include_pad),
                                                int(divisor_override or 0)))
@@ -761,7 +764,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     if dt.kind != "f":
         raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{_type_name(dt)}\'')
     if dt == _F16:
-        return _via_float32(lambda t: adaptive_avg_pool2d(t, (oh, ow)), input)
+        return _record_half_versions(_via_float32(lambda t: adaptive_avg_pool2d(t, (oh, ow)), input), input)
     ctx = (xd.shape, xd.shape[:-2] + (oh, ow))
     try:
         out = _adaptive_pool(xd, ctx)

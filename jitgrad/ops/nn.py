@@ -28,6 +28,7 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
 _EMPTY = {_F16: np.empty(0, _F16), _F32: np.empty(0, _F32), _F64: np.empty(0, _F64)}
+_FINITE_MAX = {_F32: float(np.finfo(_F32).max), _F64: float(np.finfo(_F64).max)}
 
 
 # ============================================================================ helpers
@@ -480,7 +481,9 @@ def _cross_entropy_probabilities(input, target, weight, red, label_smoothing):
     total = -_sum(prod)
     if red == 2:
         return total
-    return _div_scalar(total, input._data.size // n_classes if input._data.size else 0)
+    if not input._data.size:  # PyTorch's mean of nothing: the sum filled with NaN, not a division by 0
+        return -(_sum(prod).fill_(math.nan))
+    return _div_scalar(total, input._data.size // n_classes)
 
 
 def _div_scalar(t: Tensor, s) -> Tensor:
@@ -850,20 +853,25 @@ def _xlogy_self(t: Tensor) -> Tensor:
     td = t._data
     if td.dtype.kind != "f":
         td = td.astype(_dtype.get_default_dtype().np)
-    x = np.ascontiguousarray(td).ravel()
-    out = np.empty(td.shape, td.dtype)
-    k.xlogy_self_forward(x, out.ravel())
+    dt = td.dtype
+    # float16 is computed in float32 (Numba has no float16 arithmetic) inside the one node, so the
+    # node's version record is the user's tensor, as PyTorch's
+    x = np.ascontiguousarray(td, dtype=_F32 if dt == _F16 else dt).ravel()
+    out = np.empty(x.size, x.dtype)
+    k.xlogy_self_forward(x, out)
+    out = out.astype(dt, copy=False).reshape(td.shape)
     if _state.enabled and t._requires_grad:
-        return _attach(out, _XlogyNode, (edge(t),), (x,), td.shape, (saved_version(t),))
+        return _attach(out, _XlogyNode, (edge(t),), (x,), (td.shape, dt), (saved_version(t),))
     return result(out, None)
 
 
 def _xlogy_backward(node, grads):
     (x,) = node._saved
+    shape, dt = node._ctx
     g = _grad_array(grads[0], x.dtype).ravel()
     gx = np.empty(x.size, x.dtype)
     k.xlogy_self_backward(g, x, gx)
-    return (gx.reshape(node._ctx),)
+    return (gx.astype(dt, copy=False).reshape(shape),)
 
 
 def _xlogy_graph(node, grads):
@@ -889,6 +897,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     dt = xd.dtype
     if dt.kind != "f":
+        if p == 1:  # PyTorch multiplies by a zero scalar then, which any dtype takes
+            return input.zero_() if inplace else result(np.zeros(xd.shape, dt), None)
         raise RuntimeError(f"result type Float can't be cast to the desired output type {_type_name(dt)}")
     if dt == _F16:
         if inplace:
@@ -932,7 +942,14 @@ def _check_param_dtypes(dt, params):
     """PyTorch's dtype checks of a normalisation's parameters (those given of weight, bias,
     running_mean, running_var): the first must have the input's dtype ``dt``, the others the
     first's.  (A float16 input may have float32 parameters: its float32 pass checks them.)"""
-    if dt == _F16:
+    if dt == _F16:  # parameters all float16, or all float32 (PyTorch's mixed-type kernel)
+        given = [t._data.dtype for t in params if t is not None]
+        first = given[0] if given else _F16
+        for pdt in given:
+            if first == _F16 and pdt != _F16:
+                raise RuntimeError(f"expected scalar type Half but found {_type_name(pdt)}")
+            if first != _F16 and pdt != _F32:
+                raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
         return
     first = None
     for t in params:
@@ -946,6 +963,24 @@ def _check_param_dtypes(dt, params):
                                    f"mixed dtype (CPU): expect parameter to have scalar type of {_type_name(dt)}")
         elif pdt != first:
             raise RuntimeError(f"expected scalar type {_type_name(first)} but found {_type_name(pdt)}")
+
+
+def _float32(t):
+    """An optional float16 parameter cast (differentiably) to float32; other tensors as they are."""
+    return t if t is None or t._data.dtype != _F16 else t.float()
+
+
+def _record_half_versions(out: Tensor, *tensors) -> Tensor:
+    """``out``: a float16 result computed through float32 casts (``_via_float32``), whose op node
+    saved only the float32 copies.  Add the version records of the user's float16 ``tensors`` to
+    that node, so an in-place change to one of them after forward fails backward, as it does in
+    PyTorch (whose node saves them)."""
+    cast = out.grad_fn  # the cast back to float16; the op's node is its input
+    node = cast.next_functions[0][0] if cast is not None else None
+    if node is not None and node._saved is not None:
+        node._versions = tuple(node._versions) + tuple(
+            saved_version(t) for t in tensors if t is not None and t._data.dtype == _F16)
+    return out
 
 
 def _saved_versions(*tensors) -> tuple:
@@ -981,10 +1016,8 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
         raise _not_implemented("LayerNormKernelImpl", dt)
     _check_param_dtypes(dt, (weight, bias))
     if dt == _F16:
-        def f32(t):
-            return None if t is None else t.float()
-
-        return _via_float32(lambda x: layer_norm(x, norm, f32(weight), f32(bias), eps), input)
+        out = _via_float32(lambda x: layer_norm(x, norm, _float32(weight), _float32(bias), eps), input)
+        return _record_half_versions(out, input, weight, bias)
     N = math.prod(norm)
     M = xd.size // N if N else 0
     x2 = np.ascontiguousarray(xd).reshape(M, N)
@@ -993,7 +1026,7 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
     out = np.empty(xd.shape, dt)
     mean = np.empty(M, dt)
     rstd = np.empty(M, dt)
-    k.layer_norm_forward(x2, w, b, float(eps), out.reshape(M, N), mean, rstd)
+    k.layer_norm_forward(x2, w, b, float(eps), _FINITE_MAX[dt], out.reshape(M, N), mean, rstd)
     if _state.enabled and (input._requires_grad or (weight is not None and weight._requires_grad)
                            or (bias is not None and bias._requires_grad)):
         versions = _saved_versions(input, weight, bias)
@@ -1062,11 +1095,15 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     if momentum is None or not isinstance(momentum, (int, float)):
         raise TypeError(f"batch_norm(): argument 'momentum' (position 7) must be float, not {type(momentum).__name__}")
+    if xd.size == 0:
+        return _batch_norm_empty(input, weight, bias)
     C = xd.shape[1] if xd.ndim >= 2 else 0
     for t, what in ((weight, "weight"), (bias, "bias"), (running_mean, "running_mean"),
                     (running_var, "running_var")):
         if t is not None and t._data.size != C:
             raise RuntimeError(f"{what} should contain {C} elements not {t._data.size}")
+    if training and (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"{'running_mean' if running_mean is None else 'running_var'} must be defined in "
                            "evaluation mode")
@@ -1078,17 +1115,13 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
         raise _not_implemented("batch_norm", dt)
     _check_param_dtypes(dt, (weight, bias, running_mean, running_var))
     if dt == _F16:
-        def f32(t):
-            return None if t is None else t.float()
-
-        return _via_float32(lambda x: batch_norm(x, running_mean, running_var, f32(weight), f32(bias), training,
-                                                 momentum, eps), input)
+        return _batch_norm_half(input, running_mean, running_var, weight, bias, training, momentum, eps)
     N = xd.shape[0]
     x3 = _as_3d(xd, 1)
     inner = x3.shape[2]
     if training:
         mean = np.empty(C, dt)
-        var = np.empty(C, dt)
+        var = np.empty(C, np.float64)  # (float32 data: a variance past float32's range still normalises)
         k.batch_norm_stats(x3, mean, var)
         count = N * inner
         for t, stat, unbias in ((running_mean, mean, 1.0), (running_var, var, count / (count - 1) if count > 1
@@ -1113,6 +1146,43 @@ def batch_norm(input: Tensor, running_mean, running_var, weight=None, bias=None,
                         edge(bias) if bias is not None else _NO_EDGE),
                        (x3, mean, invstd, w), (xd.shape, bool(training), float(eps)), versions)
     return result(out, None)
+
+
+def _batch_norm_half(input, running_mean, running_var, weight, bias, training, momentum, eps) -> Tensor:
+    """float16 batch norm through float32, as PyTorch's CPU kernel computes it: float16 running
+    statistics are updated through float32 copies and rounded back in place."""
+    def copy32(t):
+        return t if t is None or t._data.dtype != _F16 else _wrap(t._data.astype(_F32))
+
+    mean32, var32 = copy32(running_mean), copy32(running_var)
+    out = _via_float32(lambda x: batch_norm(x, mean32, var32, _float32(weight), _float32(bias), training,
+                                            momentum, eps), input)
+    if training:
+        for t, t32 in ((running_mean, mean32), (running_var, var32)):
+            if t is not None and t is not t32:
+                t._data[...] = t32._data
+    return _record_half_versions(out, input, weight, running_mean, running_var)
+
+
+def _batch_norm_empty(input: Tensor, weight, bias) -> Tensor:
+    """PyTorch's shortcut for an empty input, taken before any other check: ``input.clone() *
+    weight[0] + bias[0]`` (so an empty weight or bias is an IndexError, and the graph is PyTorch's)."""
+    from .shape import clone
+
+    def first(t: Tensor) -> Tensor:
+        shape = list(t._data.shape)
+        if not shape:
+            raise IndexError("select() cannot be applied to a 0-dim tensor.")
+        if not shape[0]:
+            raise IndexError(f"select(): index 0 out of range for tensor of size {shape} at dimension 0")
+        return t[0]
+
+    out = clone(input)
+    if weight is not None:
+        out = out * first(weight)
+    if bias is not None:
+        out = out + first(bias)
+    return out
 
 
 def _batch_norm_backward(node, grads):
