@@ -354,3 +354,34 @@ def test_matches_live_torch():
             mine = [g.tolist() for g in got]
         else:
             assert mine == [g.tolist() for g in got]
+
+
+# ---------------------------------------------------------------- float16 (Numba has no float16)
+@pytest.mark.parametrize("index, weight, expected", [
+    # values read off torch 2.13 (its gradient stays float16)
+    (lambda: torch.tensor([1, 0, 1]), [0.1, 0.2, 0.3],
+     [[0.0999755859375, 0.199951171875, 0.300048828125], [0.199951171875, 0.39990234375, 0.60009765625]]),
+    (lambda: torch.tensor([[True, False, True], [False, True, True]]), [1.0, 2.0, 3.0, 4.0],
+     [[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]),
+    (lambda: (torch.tensor([0, 1, 1]), torch.tensor([2, 0, 0])), [3.0, 3.0, 3.0], [[0.0, 0.0, 3.0], [6.0, 0.0, 0.0]]),
+])
+def test_float16_advanced_index_backward(index, weight, expected):
+    # IndexBackward0 scatter-adds in float32 and casts back (it raised Numba's NotImplementedError: float16)
+    x = torch.arange(6., dtype=torch.float16).reshape(2, 3).requires_grad_()
+    y = x[index()] * torch.tensor(weight, dtype=torch.float16)
+    (g,) = torch.autograd.grad(y.sum(), (x,))
+    assert g.dtype == torch.float16
+    assert g.tolist() == expected
+    (g2,) = torch.autograd.grad(x[index()].sum(), (x,), create_graph=True)  # the differentiable path
+    assert g2.dtype == torch.float16
+
+
+def test_float16_index_put_and_gather_family_backward():
+    x = torch.arange(6., dtype=torch.float16).reshape(2, 3).requires_grad_()
+    y = x * 1
+    y[torch.tensor([1, 1])] = x[0] * 2  # index_put_ (CopySlices)
+    out = [y, x.gather(1, torch.tensor([[0, 0], [2, 1]])), x.index_select(1, torch.tensor([2, 2])),
+           x.scatter_add(1, torch.tensor([[0, 0]]), x[:1, :2])]
+    grads = torch.autograd.grad(sum(o.float().sum() for o in out), (x,))
+    assert grads[0].dtype == torch.float16
+    assert grads[0].tolist() == [[9.0, 7.0, 8.0], [1.0, 2.0, 4.0]]  # torch 2.13

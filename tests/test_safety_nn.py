@@ -506,3 +506,31 @@ def test_dropout_p1_on_integers_gives_zeros():
         assert F.dropout(x, 1.0, inplace=True) is x and not x.numpy().any()
         with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type"):
             F.dropout(torch.ones(3, dtype=dt), 0.5)
+
+
+def test_softmax_backward_over_an_inner_dim_is_pytorchs_float32_rule():
+    # PyTorch accumulates the dot down the dim in float32 with an fma: sum(softmax) has the exact
+    # gradient 0 there (a float64 dot left -1e-9 noise at rows holding -inf)
+    inf = float("inf")
+    x = torch.tensor([[[-inf, -0.0], [1e-30, -inf], [0.5, 3.0], [-inf, -0.0]]], requires_grad=True)
+    (g,) = torch.autograd.grad(F.softmax(x, 1).sum(), (x,))
+    assert g.tolist() == [[[0.0, 0.0]] * 4] and not np.signbit(g.numpy()).any()
+    x = torch.tensor([[[0.3, -1.2, 2.0], [1.7, 0.25, -0.5], [-2.2, 0.9, 1.1]]], requires_grad=True)
+    gy = torch.tensor([[[0.7, -0.3, 1.3], [0.11, 2.1, -0.9], [1.5, -1.25, 0.4]]])
+    (g,) = torch.autograd.grad(F.softmax(x, 1), (x,), gy)
+    expected = ["0x1.6922b8p-4", "-0x1.c171c2p-7", "0x1.f90c10p-3", "-0x1.bb231ap-4", "0x1.6824bap-1",
+                "-0x1.9df7aep-4", "0x1.48017cp-6", "-0x1.611ef2p-1", "-0x1.2a103ep-3"]  # torch 2.13
+    # (the forward's float64 sum may round y an ulp away from PyTorch's float32 one, hence rtol)
+    np.testing.assert_allclose(g.flatten().tolist(), [float.fromhex(v) for v in expected], rtol=1e-6)
+
+
+def test_layer_norm_backward_signs_and_values():
+    # sum(layer_norm) has the gradient +0 (PyTorch's), not a -0 of rounding noise
+    x = torch.tensor([[-0.0, 0.0, -0.0, 1e-30]], requires_grad=True)
+    (g,) = torch.autograd.grad(F.layer_norm(x, (4,)).sum(), (x,))
+    assert g.tolist() == [[0.0] * 4] and not np.signbit(g.numpy()).any()
+    x = torch.tensor([[0.3, -1.2, 2.0, 0.7]], requires_grad=True)
+    w = torch.tensor([0.5, -1.5, 2.0, 1.0], requires_grad=True)
+    gx, gw = torch.autograd.grad(F.layer_norm(x, (4,), w), (x, w), torch.tensor([[0.7, -0.3, 1.3, 0.2]]))
+    np.testing.assert_allclose(gx.tolist(), [[-0.3990473449, 0.5172695518, 0.6332424283, -0.7514647245]], rtol=1e-6)
+    np.testing.assert_allclose(gw.tolist(), [-0.0920023024, 0.4337252378, 1.7655682564, 0.0438106284], rtol=1e-6)

@@ -114,7 +114,11 @@ def softmax_backward(grad, y, out):
             for j in range(n):
                 orow[j] = yrow[j] * (grow[j] - dot)
         return
-    dot = np.empty(inner, np.float64)
+    # PyTorch's rule over a dim other than the last (matched bit for bit on float32): the dot
+    # accumulated down the dim in the data's dtype, one fused multiply-add per step.  A float32
+    # product is exact in float64, so float64 arithmetic stored to float32 rounds once, as an fma
+    # does.  (So sum(softmax) has the exact gradient 0 where PyTorch's has, not float64 noise.)
+    dot = np.empty(inner, y.dtype)
     for i in range(outer):
         for k in range(inner):
             dot[k] = 0.0
@@ -122,7 +126,7 @@ def softmax_backward(grad, y, out):
             grow = grad[i, j]
             yrow = y[i, j]
             for k in range(inner):
-                dot[k] += grow[k] * yrow[k]
+                dot[k] = dot[k] + np.float64(grow[k]) * yrow[k]
         for j in range(n):
             grow = grad[i, j]
             yrow = y[i, j]
@@ -576,13 +580,18 @@ def layer_norm_forward(x, w, b, eps, var_max, out, mean, rstd):
 
 @njit(cache=True, error_model="numpy")
 def layer_norm_backward(grad, x, mean, rstd, w, need_x, gx, gw, gb):
-    # xhat = (x - mean) rstd; dxhat = g w;
-    # dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)); dw = sum_rows g xhat; db = sum_rows g
-    # gw / gb: (N,) float64 accumulators (empty when not needed)
+    # dxhat = g w; dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), in PyTorch's form
+    # rstd dxhat + b (x - mean) + c, with db = sum(dxhat), b = (db mean - sum(dxhat x)) rstd^3 / N
+    # and c = -db rstd / N: the rstd factors kept out of the sums, so a row whose gradient is 0
+    # (sum(layer_norm)) gets PyTorch's exact +0, not a -0 of rounding noise.  (PyTorch computes
+    # db mean - sum(dxhat x) and b x - b mean apart; centring x first keeps the digits a large
+    # mean would cancel.)
+    # dw = sum_rows g xhat; db = sum_rows g.  gw / gb: (N,) float64 accumulators (empty when not needed)
     M, N = x.shape
     has_w = w.size > 0
     need_w = gw.size > 0
     need_b = gb.size > 0
+    scale = 1.0 / N
     for j in range(gw.size):
         gw[j] = 0.0
     for j in range(gb.size):
@@ -591,17 +600,17 @@ def layer_norm_backward(grad, x, mean, rstd, w, need_x, gx, gw, gb):
         mu = mean[i]
         r = rstd[i]
         if need_x:
-            s1 = 0.0
-            s2 = 0.0
+            ds = 0.0  # sum(dxhat (x - mean))
+            db = 0.0
             for j in range(N):
                 d = grad[i, j] * w[j] if has_w else grad[i, j]
-                s1 += d
-                s2 += d * (x[i, j] - mu) * r
-            s1 /= N
-            s2 /= N
+                ds += d * (x[i, j] - mu)
+                db += d
+            b_ = (0.0 - ds) * r * r * r * scale  # (0.0 - ds: +0 for an exact 0, as PyTorch's difference)
+            c_ = -db * r * scale
             for j in range(N):
                 d = grad[i, j] * w[j] if has_w else grad[i, j]
-                gx[i, j] = r * (d - s1 - (x[i, j] - mu) * r * s2)
+                gx[i, j] = r * d + b_ * (x[i, j] - mu) + c_
         if need_w:
             for j in range(N):
                 gw[j] += grad[i, j] * (x[i, j] - mu) * r

@@ -329,6 +329,8 @@ _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
 _I64 = np.dtype(np.int64)
 _U8 = np.dtype(np.uint8)
 _F64 = np.dtype(np.float64)
+_F16 = np.dtype(np.float16)
+_F32 = np.dtype(np.float32)
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _OVERFLOW = "Overflow when unpacking long long"
 _UINT8_MASK_WARNING = "indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool instead."
@@ -598,9 +600,11 @@ def _index_backward(node, grads):
     shape, dtype = node._ctx
     g = np.asarray(grads[0])
     flat_index = _flat_positions(shape, node._saved, g.shape)
-    out = np.zeros(math.prod(shape), dtype)
-    ek.index_add_flat(out, flat_index, np.ascontiguousarray(g, dtype=dtype).ravel())  # repeats add up
-    return (out.reshape(shape),)
+    acc = _F32 if dtype == _F16 else dtype  # Numba has no float16: accumulate in float32, cast back
+    out = np.zeros(math.prod(shape), acc)
+    ek.index_add_flat(out, flat_index, np.ascontiguousarray(g, dtype=acc).ravel())  # repeats add up
+    out = out.reshape(shape)
+    return (out if acc is dtype else out.astype(dtype),)
 
 
 def _index_graph(node, grads):
