@@ -1,4 +1,5 @@
 """Shared fixtures for the table-driven and differential tests (kept small on purpose)."""
+import importlib
 import os
 
 import numpy as np
@@ -18,6 +19,22 @@ SEED = 20240607
 def rng():
     """A fresh, fixed-seed NumPy generator per test."""
     return np.random.default_rng(SEED)
+
+
+@pytest.fixture(params=["jitgrad", "torch"])
+def T(request):
+    """The module under test: each test runs on jitgrad and then, when torch is importable, on
+    real torch with the very same hard-coded expectations (so each one is checked to be
+    PyTorch's); without torch the torch run is skipped."""
+    if request.param == "torch":
+        return pytest.importorskip("torch")
+    return importlib.import_module(request.param)
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, for tests that compare with it; they skip when it is not importable."""
+    return pytest.importorskip("torch")
 
 
 def _torch_key(key, torch):

@@ -226,7 +226,13 @@ def test_compare_script_runs(tmp_path):
     assert rc == 0, out
     assert "machine :" in out and "threads :" in out and "blas    :" in out and "w1_nograd" in out, out
     text = md.read_text()
-    assert "| W1 forward under no_grad |" in text and "Targets (jitgrad):" in text, text
+    assert "| W1 forward under no_grad |" in text, text
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # the targets and the chart are ratios to PyTorch's times: both need torch
+        assert "Targets (jitgrad):" not in text and "wrote " + str(png) not in out, text
+        return
+    assert "Targets (jitgrad):" in text, text
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -6,7 +6,6 @@ checked to be what PyTorch 2.13 does.  Tests of jitgrad internals (memory, node 
 jitgrad only.
 """
 import gc
-import importlib
 import threading
 import tracemalloc
 import warnings
@@ -16,19 +15,6 @@ import numpy as np
 import pytest
 
 import jitgrad
-
-try:
-    import torch as _torch  # noqa: F401
-    HAVE_TORCH = True
-except ImportError:  # pragma: no cover
-    HAVE_TORCH = False
-
-
-@pytest.fixture(params=["jitgrad", "torch"])
-def T(request):
-    if request.param == "torch" and not HAVE_TORCH:
-        pytest.skip("torch not importable")
-    return importlib.import_module(request.param)
 
 
 BACKWARD_TWICE = (

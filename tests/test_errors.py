@@ -5,25 +5,10 @@ hard-coded expectation -- so each text below is checked to be PyTorch 2.13's.  B
 (strings, None, ragged lists, mismatched dtypes) must give a clean TypeError / RuntimeError /
 ValueError / IndexError, never an AttributeError or a Numba typing traceback.
 """
-import importlib
-
 import numpy as np
 import pytest
 
 import jitgrad
-
-try:
-    import torch as _torch  # noqa: F401
-    HAVE_TORCH = True
-except ImportError:  # pragma: no cover
-    HAVE_TORCH = False
-
-
-@pytest.fixture(params=["jitgrad", "torch"])
-def T(request):
-    if request.param == "torch" and not HAVE_TORCH:
-        pytest.skip("torch not importable")
-    return importlib.import_module(request.param)
 
 
 def _leaf(T, *shape):

@@ -3,7 +3,6 @@
 The PyTorch-style tests take the ``T`` fixture and run on jitgrad and (when importable) on real
 torch with the same hard-coded expectations.  The kernel tests are jitgrad-only.
 """
-import importlib
 import re
 
 import numpy as np
@@ -12,19 +11,6 @@ from numba import njit
 
 import jitgrad
 from jitgrad.autograd import Function as JFunction
-
-try:
-    import torch as _torch  # noqa: F401
-    HAVE_TORCH = True
-except ImportError:  # pragma: no cover
-    HAVE_TORCH = False
-
-
-@pytest.fixture(params=["jitgrad", "torch"])
-def T(request):
-    if request.param == "torch" and not HAVE_TORCH:
-        pytest.skip("torch not importable")
-    return importlib.import_module(request.param)
 
 
 BACKWARD_TWICE = (
@@ -715,3 +701,122 @@ def test_kernel_function_output_version_check():
         x.mul_(2)  # the kernel's saved input changed
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_kernel_function_keyword_arguments():
+    # bound to forward_kernel's parameter names, as PyTorch binds a Function's arguments to its
+    # forward: a Tensor passed by keyword is an input like a positional one (edge, gradient)
+    a = jitgrad.tensor([1.0, 2.0], requires_grad=True)
+    b = jitgrad.tensor([10.0, 20.0], requires_grad=True)
+    for y in (KScaleAdd.apply(a, alpha=3.0, b=b), KScaleAdd.apply(a, 3.0, b=b), KScaleAdd.apply(b=b, alpha=3.0, a=a)):
+        assert y.tolist() == [13.0, 26.0]
+        assert y.grad_fn.needs_input_grad == (True, False, True)
+        assert [e[0].variable for e in y.grad_fn.next_functions] == [a, b]
+    a.grad = b.grad = None
+    (y * y).sum().backward()
+    assert a.grad.tolist() == [78.0, 156.0] and b.grad.tolist() == [26.0, 52.0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    # Python's argument-binding messages, which PyTorch gives for Functions it binds the same way
+    ({"alpha": 3.0, "b": None, "gamma": 1.0}, "got an unexpected keyword argument 'gamma'"),
+    ({"a": None, "alpha": 3.0}, "multiple values for argument 'a'"),
+    ({"alpha": 3.0}, "missing a required argument: 'b'"),
+])
+def test_kernel_function_bad_keyword_arguments(kwargs, message):
+    a = jitgrad.tensor([1.0, 2.0], requires_grad=True)
+    kwargs = {k: (jitgrad.ones(2) if v is None else v) for k, v in kwargs.items()}
+    with pytest.raises(TypeError) as info:
+        KScaleAdd.apply(a, **kwargs)
+    assert str(info.value) == message
+
+
+def test_python_function_keyword_arguments(T):
+    class Scale(T.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, beta=1.0):
+            ctx.beta = beta
+            return x * beta
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.beta, None
+
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    y = Scale.apply(x, beta=2.0)
+    assert L(y) == [2.0, 4.0]
+    y.sum().backward()
+    assert L(x.grad) == [2.0, 2.0]
+
+
+# ------------------------------------------------------------------------------ once_differentiable
+ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
+def _once_square(T):
+    """y = x * c (c a number) with a once_differentiable backward that records the grad mode."""
+    once_differentiable = __import__(T.__name__ + ".autograd.function", fromlist=["_"]).once_differentiable
+    seen = []
+
+    class Square(T.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, c):
+            ctx.save_for_backward(x)
+            ctx.c = c
+            return x * x * c
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            seen.append(T.is_grad_enabled())
+            return 2 * x * grad * ctx.c, None
+
+    return Square, seen
+
+
+def test_once_differentiable_plain_backward(T):
+    Square, seen = _once_square(T)
+    assert Square.backward.__name__ == "backward"  # functools.wraps
+    x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    Square.apply(x, 1.0).sum().backward()
+    assert L(x.grad) == [2.0, 4.0, 6.0] and seen == [False]
+
+
+def test_once_differentiable_builds_no_graph(T):
+    # create_graph=True with a root gradient that needs no grad: backward still runs without grad
+    # mode, so the gradient has no history although it was computed from x
+    Square, seen = _once_square(T)
+    x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (g,) = T.autograd.grad(Square.apply(x, 1.0).sum(), x, create_graph=True)
+    assert L(g) == [2.0, 4.0, 6.0] and seen == [False]
+    assert not g.requires_grad and g.grad_fn is None
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")  # PyTorch's
+@pytest.mark.parametrize("how", ["grad_outputs", "chain", "backward_create_graph"])
+def test_once_differentiable_double_backward_raises(T, how):
+    Square, seen = _once_square(T)
+    x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = Square.apply(x, 1.0)
+    if how == "grad_outputs":  # a gradient flowing in that requires grad
+        v = T.ones(3, requires_grad=True)
+        (g,) = T.autograd.grad(y, x, grad_outputs=v, create_graph=True)
+    elif how == "chain":  # d(y^2)/dy = 2y depends on x: the gradient reaching Square requires grad
+        (g,) = T.autograd.grad((y * y).sum(), x, create_graph=True)
+    else:
+        (y * y).sum().backward(create_graph=True)
+        g = x.grad
+    assert seen == [False] and g.requires_grad
+    assert L(g) == ([2.0, 4.0, 6.0] if how == "grad_outputs" else [4.0, 32.0, 108.0])
+    if how != "backward_create_graph":  # (PyTorch's x.grad is a CopyBackwards of it there)
+        assert type(g.grad_fn).__name__ == "Error" and g.grad_fn.name() == "torch::autograd::Error"
+        assert type(g.grad_fn.next_functions[0][0]).__name__ == "AccumulateGrad"
+    with pytest.raises(RuntimeError) as info:
+        g.sum().backward()
+    assert str(info.value) == ONCE_DIFFERENTIABLE
+    if how == "grad_outputs":  # the Error node's edge leads to a fresh leaf, not to v
+        with pytest.raises(RuntimeError) as info:
+            T.autograd.grad(g.sum(), v)
+        assert str(info.value) == ("The differentiated Tensor at index 0 appears to not have been used in the "
+                                   "graph. Set allow_unused=True if this is the desired behavior.")

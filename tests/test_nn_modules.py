@@ -14,11 +14,6 @@ import jitgrad.nn.functional as F
 from jitgrad.ops.registry import OPS
 
 
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
 def _j(t, requires_grad=False):
     """A torch tensor's values as a jitgrad tensor."""
     out = jitgrad.tensor(t.detach().numpy().copy())

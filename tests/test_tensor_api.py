@@ -4,26 +4,11 @@ Every test takes the ``T`` fixture: it runs on jitgrad and, when torch is import
 torch with the same hard-coded expectations (each one is therefore checked to be PyTorch's).
 """
 import copy
-import importlib
 import pickle
 import warnings
 
 import numpy as np
 import pytest
-
-
-try:
-    import torch as _torch  # noqa: F401
-    HAVE_TORCH = True
-except ImportError:  # pragma: no cover
-    HAVE_TORCH = False
-
-
-@pytest.fixture(params=["jitgrad", "torch"])
-def T(request):
-    if request.param == "torch" and not HAVE_TORCH:
-        pytest.skip("torch not importable")
-    return importlib.import_module(request.param)
 
 
 def R(t):

@@ -12,13 +12,16 @@ Two ways to write one:
 
 Both kinds get a node named ``<ClassName>Backward``; the node is also the ``ctx``.
 """
+import functools
+import inspect
+
 import numpy as np
 
 from .. import errors
 from ..tensor import Tensor, _wrap, edge
 from . import grad_mode
-from ..ops.registry import saved_version
-from .graph import _FREED, Node, next_seq
+from ..ops.registry import new_node, saved_version
+from .graph import _FREED, Node, accumulator_for, next_seq
 
 
 class FunctionCtx:
@@ -200,7 +203,34 @@ class FunctionMeta(type):
         backward_cls = type(name + "Backward", (BackwardCFunction,),
                             {"_function": cls, "__module__": "jitgrad.autograd.function"})
         cls._backward_cls = backward_cls
-        cls._uses_kernels = getattr(cls, "forward_kernel", None) is not None
+        kernel = getattr(cls, "forward_kernel", None)
+        cls._uses_kernels = kernel is not None
+        cls._kernel_signature = _kernel_signature(kernel) if kernel is not None else None
+
+
+def _kernel_signature(kernel):
+    """The signature ``apply`` binds keyword arguments to for a kernel Function: the
+    ``forward_kernel``'s parameters without its last one (the output buffer ``apply`` passes).
+    Worked out once per class; None when the kernel's signature cannot be read."""
+    try:
+        params = list(inspect.signature(getattr(kernel, "py_func", kernel)).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    return inspect.Signature(params[:-1])
+
+
+def _bind_kernel_kwargs(cls, args, kwargs):
+    """``args`` with ``kwargs`` placed at their parameters' positions (defaults filled in), as
+    PyTorch binds a Function's arguments to ``forward``: the kernels take positional arguments
+    only, and a Tensor passed by keyword is an input like any other.  Python's TypeError for an
+    unknown, repeated or missing argument."""
+    signature = cls._kernel_signature
+    if signature is None:
+        raise TypeError(f"{cls.__name__}.apply() got keyword arguments, but the signature of its "
+                        f"forward_kernel cannot be read to place them")
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.args
 
 
 class Function(FunctionCtx, metaclass=FunctionMeta):
@@ -236,6 +266,8 @@ class Function(FunctionCtx, metaclass=FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` and, if any tensor input requires grad, record one node for backward."""
+        if kwargs and cls._uses_kernels:
+            args = _bind_kernel_kwargs(cls, args, kwargs)
         node = cls._backward_cls()
         is_tensor = tuple(isinstance(a, Tensor) for a in args)
         needs = tuple(t and a._requires_grad for a, t in zip(args, is_tensor))
@@ -345,6 +377,69 @@ class NestedIOFunction(Function):
     pass
 
 
+ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
+def _differentiated_twice(node, grads):
+    raise RuntimeError(ONCE_DIFFERENTIABLE)
+
+
+class _DelayedError(Node):
+    """PyTorch's DelayedError node (``grad_fn=<Error>``): the grad_fn of what a once_differentiable
+    backward returns under create_graph=True, so differentiating that result raises, in plain
+    backward and under create_graph alike, instead of silently giving a wrong (zero) gradient."""
+
+    __slots__ = ()
+    _backward = _double_backward = _differentiated_twice
+
+    def name(self) -> str:
+        return "torch::autograd::Error"
+
+
+# PyTorch's C++ node prints as <Error object at ...>
+_DelayedError.__name__ = _DelayedError.__qualname__ = "Error"
+_DelayedError.__module__ = "builtins"
+
+
+def _delayed_error(outputs):
+    """``outputs`` (Tensors or None) re-made as outputs of a ``_DelayedError`` node.  Each edge
+    goes to a fresh leaf, as PyTorch's does: the gradients point at nothing differentiable."""
+    edges = []
+    for out in outputs:
+        if isinstance(out, Tensor):
+            leaf = _wrap(out._data)
+            leaf._requires_grad = True
+            edges.append((accumulator_for(leaf), 0))
+        else:
+            edges.append((None, 0))
+    node = new_node(_DelayedError, tuple(edges))
+    node._num_outputs = len(outputs)
+    wrapped = []
+    for nr, out in enumerate(outputs):
+        if isinstance(out, Tensor):
+            alias = _wrap(out._data)
+            alias._vc = out._vc
+            alias.grad_fn, alias._output_nr, alias._requires_grad = node, nr, True
+            out = alias
+        wrapped.append(out)
+    return wrapped
+
+
 def once_differentiable(fn):
-    """Accepted for compatibility; jitgrad's backward never builds a graph anyway."""
-    return fn
+    """Decorate a Function's ``backward`` that cannot itself be differentiated (PyTorch's
+    ``torch.autograd.function.once_differentiable``).  It runs with grad mode off, so it records
+    no graph; under ``create_graph=True`` its results, when a gradient flowing in requires grad,
+    come from an ``Error`` node that raises PyTorch's RuntimeError if a double backward reaches it."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grad_outputs):
+        with grad_mode.no_grad():
+            outputs = fn(ctx, *grad_outputs)
+        if not grad_mode._state.enabled or not any(
+                isinstance(g, Tensor) and g._requires_grad for g in grad_outputs):
+            return outputs
+        if not isinstance(outputs, tuple):
+            return _delayed_error((outputs,))[0]
+        return tuple(_delayed_error(outputs))
+
+    return wrapper
