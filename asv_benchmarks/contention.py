@@ -115,6 +115,12 @@ def measure(framework, order, workload, seconds):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def median_of(results):
+    """The median of fresh processes' medians (an error when none ran)."""
+    ok = [r["median_ms"] for r in results if "median_ms" in r]
+    return {"median_ms": statistics.median(ok)} if ok else results[0]
+
+
 def available(name):
     return subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True).returncode == 0
 
@@ -140,8 +146,10 @@ def loadavg():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke test: w3 only, short timings, 3 fresh processes")
-    ap.add_argument("--seconds", type=float, default=None, help="timing per measurement (default 2, quick 0.4)")
+    ap.add_argument("--seconds", type=float, default=None, help="timing per measurement (default 1.5, quick 0.4)")
     ap.add_argument("--fresh", type=int, default=None, help="fresh processes for the spread (default 10, quick 3)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="fresh processes per import-order cell, alternated (default 3, quick 1)")
     ap.add_argument("--worker", nargs=4, metavar=("FRAMEWORK", "ORDER", "WORKLOAD", "SECONDS"), help=argparse.SUPPRESS)
     ap.add_argument("--neighbour", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -150,16 +158,25 @@ def main(argv=None):
         return worker(fw, order, wl, float(secs))
     if args.neighbour:
         return neighbour()
-    seconds = args.seconds or (0.4 if args.quick else 2.0)
+    seconds = args.seconds or (0.4 if args.quick else 1.5)
+    rounds = args.rounds or (1 if args.quick else 3)
     fresh = args.fresh or (3 if args.quick else 10)
     fws = [f for f in FRAMEWORKS if available(f)]
-    print(f"# contention: {os.cpu_count()} CPUs, load average at start {loadavg()}, {seconds:g} s per measurement"
+    print(f"# contention: {os.cpu_count()} CPUs, load average at start {loadavg()}, {seconds:g} s per measurement, {rounds} alternated fresh processes per cell"
           f"{' (quick)' if args.quick else ''}; frameworks: {', '.join(fws)}\n")
 
     # import order: the other framework present only when both are installed
     orders = ORDERS if len(fws) == 2 else ORDERS[:1]
     workloads = {"w3": WORKLOADS["w3"]} if args.quick else WORKLOADS
-    res = {(fw, o, wl): measure(fw, o, wl, seconds) for wl in workloads for fw in fws for o in orders}
+    # several rounds, the cells' order rotating round by round (machine drift hits every cell
+    # alike); a cell's figure is the median of its fresh processes' medians
+    cells = [(fw, o, wl) for wl in workloads for fw in fws for o in orders]
+    runs = {cell: [] for cell in cells}
+    for r in range(rounds):
+        k = r % len(cells)
+        for cell in (cells[k:] + cells[:k])[::(-1 if r % 2 else 1)]:
+            runs[cell].append(measure(*cell, seconds))
+    res = {cell: median_of(rs) for cell, rs in runs.items()}
 
     # a busy neighbour (a jitgrad process training the same MLP) beside each framework's w3
     nb = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--neighbour"], stdout=subprocess.PIPE,
@@ -171,7 +188,10 @@ def main(argv=None):
         nb.kill()
         nb.wait()
 
-    spread = {fw: [measure(fw, "alone", "w3", seconds / 2) for _ in range(fresh)] for fw in fws}
+    spread = {fw: [] for fw in fws}
+    for _ in range(fresh):  # alternated
+        for fw in fws:
+            spread[fw].append(measure(fw, "alone", "w3", seconds / 2))
 
     print("## Import order and a busy neighbour (median ms per iteration; ratio to alone)\n")
     head = "| framework | workload | alone | torch, jitgrad | ratio | jitgrad, torch | ratio | busy neighbour | ratio |"

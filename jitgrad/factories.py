@@ -41,6 +41,8 @@ def _fits(value, dt: np.dtype) -> bool:
     """PyTorch's ``overflows`` check for storing a Python number in integer dtype ``dt``
     (unsigned types accept negatives down to -max, which wrap; a NaN fits nothing)."""
     lo, hi = _RANGE[dt]
+    if isinstance(value, np.generic):
+        value = value.item()  # (a NumPy float16 compared with int64's bounds would overflow)
     return lo <= value <= hi  # (a NaN compares False)
 
 
@@ -121,6 +123,9 @@ def _infer(data, target=None):
         raise TypeError("new(): invalid data type 'str'")
     if not isinstance(data, (list, tuple)):
         raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+    arr = _homogeneous(data, target)
+    if arr is not None:
+        return arr
     _check_ragged(data, 0)
     flat = []
     _flatten(data, flat)
@@ -139,6 +144,27 @@ def _infer(data, target=None):
     if kinds == {"b"}:
         return arr.astype(np.bool_)
     return arr.astype(_dtype.get_default_dtype().np)  # empty list
+
+
+def _homogeneous(data, target):
+    """The common case, checked in C: nested lists of Python floats, ints or bools that NumPy turns
+    into a float, int64 or bool array.  None for anything else -- ragged, empty, strings, complex,
+    integers past int64 (NumPy's uint64/object arrays), objects -- which the element-by-element
+    path checks and reports as PyTorch does.  The result equals that path's."""
+    try:
+        arr = np.array(data)
+    except (ValueError, TypeError, OverflowError, RuntimeError):
+        return None
+    kind = arr.dtype.kind
+    if not arr.size or kind not in "fib":
+        return None
+    if target is not None and target.kind in "iu" and kind != "b":
+        lo, hi = _RANGE[target]
+        if not (lo <= arr.min().item() and arr.max().item() <= hi):  # (Python numbers: exact; NaN compares False)
+            raise _conversion_error(target)
+    if kind == "f":
+        return _python_floats(arr, target)
+    return arr if kind == "b" or arr.dtype == np.int64 else arr.astype(np.int64)
 
 
 def _python_floats(arr: np.ndarray, target) -> np.ndarray:

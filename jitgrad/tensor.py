@@ -310,8 +310,7 @@ class Tensor:
                 # besides ours is the engine's buffer list.  Otherwise copy: it may be shared with
                 # another leaf, a hook's caller or the user, or be a read-only or broadcast view.
                 if fresh or (from_engine and g.flags.c_contiguous and g.flags.writeable
-                             and g.shape == self._data.shape and _getrefcount(g) <= _UNSHARED_REFS
-                             and _owns_memory(g)):
+                             and _getrefcount(g) <= _UNSHARED_REFS and _owns_memory(g)):
                     self._grad = _wrap(g)
                 else:
                     self._grad = _wrap(np.array(g, order="C"))

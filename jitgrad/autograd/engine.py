@@ -10,6 +10,7 @@ from heapq import heapify, heappop, heappush
 import numpy as np
 
 from .. import errors
+from .._fp import QUIET as _QUIET, enter as _quiet_on, leave as _quiet_off
 from ..kernels import elementwise as _ek, share_cores as _share_cores
 from .filled import FilledGrad as _Filled, filled as _filled, materialize as _materialize, plain as _plain
 from .graph import _FREED, AccumulateGrad
@@ -85,8 +86,18 @@ def run_backward(roots, root_grads, retain_graph: bool, capture=None):
 
     With ``capture`` (a list of ``(node, output_nr)``), gradients arriving there are returned
     instead of being accumulated, and only the part of the graph leading to them runs.
+    The pass runs with NumPy's overflow/invalid warnings off (``jitgrad/_fp.py``: PyTorch prints
+    nothing), set once here rather than around each product of the backward functions.
     """
     _share_cores()  # at most every 0.2 s: the cores other processes leave free (kernels/__init__)
+    token = _quiet_on(_QUIET)
+    try:
+        return _run_backward(roots, root_grads, retain_graph, capture)
+    finally:
+        _quiet_off(token)
+
+
+def _run_backward(roots, root_grads, retain_graph, capture):
     buffers, heap = _seed(roots, root_grads)
 
     if capture is not None or _anomaly.enabled:

@@ -109,11 +109,12 @@ class Node:
     def __call__(self, *grads):
         """Run this node's backward on explicit gradients (NumPy arrays or Tensors)."""
         from ..tensor import Tensor, _wrap
+        from .._fp import quiet
         from .filled import plain
 
         arrays = [g._data if isinstance(g, Tensor) else g for g in grads]
         # plain(): a FilledGrad (one value standing for a full gradient) is written out here too
-        out = tuple(None if g is None else _wrap(plain(g)) for g in self._backward(arrays))
+        out = tuple(None if g is None else _wrap(plain(g)) for g in quiet(self._backward, arrays))
         return out[0] if len(out) == 1 else out  # PyTorch returns a lone gradient unwrapped
 
 

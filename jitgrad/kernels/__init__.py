@@ -82,13 +82,15 @@ def share_cores(_now=time.monotonic) -> None:
 
 def _adapt(others: int) -> None:
     global _others, _active
-    _others = 0.5 * _others + 0.5 * max(others, 0)
-    # the cores left free, rounded down only when clearly taken (hysteresis around x.5)
+    # a smoothed count (one stray runnable thread -- a kernel thread, our own pool falling asleep --
+    # must not halve the threads), and a dead band of 0.75 core around the current choice
+    _others = 0.7 * _others + 0.3 * max(others, 0)
     free = _CORES - _others
-    wanted = max(1, min(_CORES, int(free + 0.25)))
-    if _active is None and wanted == _CORES:
+    current = _active or _CORES
+    if current - 0.75 <= free <= current + 0.75:
         return
-    if wanted == _active or (_active is None and wanted >= _CORES):
+    wanted = max(1, min(_CORES, int(free + 0.5)))
+    if wanted == current:
         return
     _active = wanted if wanted < _CORES else None
     _apply(wanted)

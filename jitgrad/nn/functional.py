@@ -10,7 +10,8 @@ import numpy as np
 
 from ..kernels import linear as _linear_kernels
 from ..ops import registry as _registry
-from ..ops.linalg import product_like, quiet
+from .._fp import quiet
+from ..ops.linalg import product_like
 from ..ops.registry import OPS as _OPS
 from ..tensor import Tensor, edge as _edge
 

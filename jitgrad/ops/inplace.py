@@ -11,7 +11,7 @@ from .. import _dtype, errors
 from ..tensor import Tensor, _wrap, edge, inplace_broadcast_error
 from . import elementwise as ew
 from . import registry
-from .linalg import quiet
+from .._fp import quiet
 from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state

@@ -5,6 +5,7 @@ Numba loop cannot match a tuned BLAS, and Numba's own ``np.dot`` would pull in S
 """
 import numpy as np
 
+from .._fp import QUIET as _QUIET, enter as _quiet_on, leave as _quiet_off, quiet
 from ..autograd.graph import next_seq as _next_seq
 from ..tensor import Tensor, edge
 from . import registry
@@ -12,30 +13,6 @@ from .registry import OpInfo, define_node, new_node, register, result
 
 _state = registry._state
 _new_tensor = Tensor.__new__
-
-# PyTorch prints nothing when a product or a cast overflows to inf (or meets NaN): NumPy warns.
-# NumPy's floating-point error state is a context variable; setting it directly costs ~0.1 us,
-# np.errstate ~0.8 us -- too much on every small product (np.errstate is the fallback).
-try:
-    from numpy._core._ufunc_config import _extobj_contextvar as _fp_state
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        _FP_QUIET = _fp_state.get()
-except (ImportError, AttributeError):  # pragma: no cover - another NumPy layout
-    _fp_state = None
-
-
-def quiet(fn, *args):
-    """``fn(*args)`` with NumPy's overflow and invalid-value warnings off."""
-    if _fp_state is None:  # pragma: no cover
-        with np.errstate(over="ignore", invalid="ignore"):
-            return fn(*args)
-    token = _fp_state.set(_FP_QUIET)
-    try:
-        return fn(*args)
-    finally:
-        _fp_state.reset(token)
-
 
 _matmul = np.matmul
 _new_node = object.__new__
@@ -89,8 +66,8 @@ def _short(dt):
 def _dot_backward(node, grads):
     a, b = node._saved
     g = grads[0]
-    return (quiet(np.multiply, g, b) if node.next_functions[0][0] is not None else None,
-            quiet(np.multiply, g, a) if node.next_functions[1][0] is not None else None)
+    return (g * b if node.next_functions[0][0] is not None else None,
+            g * a if node.next_functions[1][0] is not None else None)
 
 
 def _dot_graph(node, grads):
@@ -130,8 +107,8 @@ def product_like(like, left, right):
     view (a strided copy of a weight-sized gradient cost ~1 ms of an MLP step)."""
     s = like.strides
     if len(s) == 2 and s[0] < s[1]:  # column-major (a transpose); either way the values are the same
-        return quiet(_matmul, right.T, left.T).T
-    return quiet(_matmul, left, right)
+        return (right.T @ left.T).T
+    return left @ right
 
 
 def _mm_backward(node, grads):
@@ -167,8 +144,8 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 def _mv_backward(node, grads):
     a, v = node._saved
     g = grads[0]
-    ga = quiet(np.outer, g, v) if node.next_functions[0][0] is not None else None
-    gv = quiet(_matmul, a.T, g) if node.next_functions[1][0] is not None else None
+    ga = np.outer(g, v) if node.next_functions[0][0] is not None else None
+    gv = a.T @ g if node.next_functions[1][0] is not None else None
     return (ga, gv)
 
 
@@ -202,8 +179,8 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 def _bmm_backward(node, grads):
     a, b = node._saved
     g = grads[0]
-    ga = quiet(_matmul, g, b.transpose(0, 2, 1)) if node.next_functions[0][0] is not None else None
-    gb = quiet(_matmul, a.transpose(0, 2, 1), g) if node.next_functions[1][0] is not None else None
+    ga = np.matmul(g, b.transpose(0, 2, 1)) if node.next_functions[0][0] is not None else None
+    gb = np.matmul(a.transpose(0, 2, 1), g) if node.next_functions[1][0] is not None else None
     return (ga, gb)
 
 
@@ -223,7 +200,11 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         a, b = input._data, other._data
         if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype is b.dtype and a.dtype.kind == "f":
             t = _new_tensor(Tensor)
-            t._data = quiet(_matmul, a, b)
+            token = _quiet_on(_QUIET)
+            try:
+                t._data = a @ b
+            finally:
+                _quiet_off(token)
             t._vc = [0]
             t._output_nr = 0
             if _state.enabled and (input._requires_grad or other._requires_grad):
