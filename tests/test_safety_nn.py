@@ -534,3 +534,26 @@ def test_layer_norm_backward_signs_and_values():
     gx, gw = torch.autograd.grad(F.layer_norm(x, (4,), w), (x, w), torch.tensor([[0.7, -0.3, 1.3, 0.2]]))
     np.testing.assert_allclose(gx.tolist(), [[-0.3990473449, 0.5172695518, 0.6332424283, -0.7514647245]], rtol=1e-6)
     np.testing.assert_allclose(gw.tolist(), [-0.0920023024, 0.4337252378, 1.7655682564, 0.0438106284], rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy",
+                                  "binary_cross_entropy_with_logits"])
+def test_unreduced_loss_of_an_empty_batch_backward(loss):
+    """reduction='none' over no element: the backward kernels never read grad[0] of an empty
+    gradient (found by the NUMBA_BOUNDSCHECK run of the fuzzer)."""
+    x = torch.zeros(3, 0, requires_grad=True)
+    t = torch.zeros(3, 0)
+    out = getattr(F, loss)(x.sigmoid() if loss == "binary_cross_entropy" else x, t, reduction="none")
+    assert out.shape == (3, 0)
+    out.sum().backward()
+    assert x.grad.shape == (3, 0)
+
+
+def test_unreduced_class_losses_of_an_empty_batch_backward():
+    x = torch.zeros(0, 4, requires_grad=True)
+    target = torch.zeros(0, dtype=torch.int64)
+    for fn in (F.cross_entropy, F.nll_loss):
+        out = fn(x, target, reduction="none")
+        assert out.shape == (0,)
+        out.sum().backward()
+        assert x.grad.shape == (0, 4)

@@ -290,7 +290,7 @@ def cross_entropy_backward(grad, reduced, scale, x, target, weight, ignore_index
             wall += weight[j]
     else:
         wall = C
-    g0 = grad[0] * scale
+    g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     x2 = x.reshape(N, C * inner)  # row i, class j, position k at column j * inner + k
     o2 = out.reshape(N, C * inner)
     for i in range(N):
@@ -354,7 +354,7 @@ def nll_loss_forward(x, target, weight, ignore_index, loss):
 def nll_loss_backward(grad, reduced, scale, target, weight, ignore_index, out):
     N, C, inner = out.shape
     has_w = weight.size > 0
-    g0 = grad[0] * scale
+    g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     for i in range(N):
         for j in range(C):
             for k in range(inner):
@@ -389,7 +389,7 @@ def mse_loss_forward(a, b, out):
 @njit(cache=True, error_model="numpy")
 def mse_loss_backward(grad, reduced, scale, a, b, out):
     # d/da (a - b)^2 = 2 (a - b); the gradient for b is its negation
-    g0 = grad[0] * scale
+    g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     for i in range(a.size):
         g = g0 if reduced else grad[i] * scale
         out[i] = 2 * (a[i] - b[i]) * g
@@ -411,7 +411,7 @@ def smooth_l1_loss_forward(a, b, beta, out):
 @njit(cache=True, error_model="numpy")
 def smooth_l1_loss_backward(grad, reduced, scale, a, b, beta, out):
     # PyTorch's formula: -g below -beta, g above beta, g * d / beta in between
-    g0 = grad[0] * scale
+    g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     for i in range(a.size):
         g = g0 if reduced else grad[i] * scale
         d = a[i] - b[i]
@@ -451,7 +451,7 @@ def binary_cross_entropy_forward(x, t, w, out):
 def binary_cross_entropy_backward(grad, reduced, scale, x, t, w, need_x, need_t, gx, gt):
     # d/dx = w (x - t) / max(x (1 - x), 1e-12); d/dt = w (log(1 - x) - log(x))
     has_w = w.size > 0
-    g0 = grad[0] * scale
+    g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     for i in range(x.size):
         g = g0 if reduced else grad[i] * scale
         if has_w:
@@ -503,7 +503,7 @@ def bce_with_logits_backward(grad, reduced, scale, x, t, w, pw, need_x, need_t, 
     # (= -x without pos_weight)
     has_w = w.size > 0
     has_pw = pw.size > 0
-    g0 = grad[0] * scale
+    g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     for i in range(x.size):
         g = g0 if reduced else grad[i] * scale
         if has_w:

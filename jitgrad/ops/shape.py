@@ -702,7 +702,10 @@ _CopySlicesNode = define_node("CopySlices", _copy_slices_backward, _copy_slices_
 
 def _basic_view(a: np.ndarray, items: tuple, consumed: int):
     """Apply the int / slice / None / ... items to ``a`` (NumPy views; ints checked as PyTorch
-    does).  Returns the view and the advanced ``(dim in the view, array)`` items left."""
+    does).  Returns the view and the advanced ``(dim in the view, array)`` items left.
+
+    (The same walk over the key as ``getitem``'s, on a NumPy array instead of recorded Tensor
+    ops: ``x[k] = v`` writes through views and must not record view nodes.)"""
     ndim = a.ndim
     dim = src_dim = 0
     advanced = []
