@@ -360,3 +360,22 @@ def test_against_live_torch():
                 lib_fn(lib)
             errors.append((type(info.value), str(info.value).split("\n")[0]))
         assert errors[0] == errors[1]
+
+
+def test_clamp_tensor_bounds_that_do_not_broadcast():
+    """A tensor bound of a shape that does not broadcast: PyTorch's RuntimeError, not NumPy's."""
+    cases = [((3,), dict(min=(4,)), "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 0"),
+             ((2, 3), dict(min=(4, 3)), "The size of tensor a (2) must match the size of tensor b (4) at non-singleton dimension 0"),
+             ((3,), dict(max=(2, 4)), "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1"),
+             ((3,), dict(min=(3,), max=(2,)), "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0")]
+    for shape, bounds, text in cases:
+        with pytest.raises(RuntimeError) as info:
+            jitgrad.randn(*shape).clamp(**{k: jitgrad.randn(*s) for k, s in bounds.items()})
+        assert str(info.value) == text
+    assert jitgrad.randn(3).clamp(min=jitgrad.zeros(2, 3)).shape == (2, 3)  # a bound may broadcast the result
+
+
+def test_repeat_past_memory_is_pytorchs_allocator_error():
+    with pytest.raises(RuntimeError, match=r"DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                                           r"8796093022208 bytes"):
+        jitgrad.randn(2).repeat(2 ** 40)

@@ -267,6 +267,10 @@ def clamp_tensor(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     x = input._data
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
+    shape = x.shape
+    for bound in (lo, hi):  # PyTorch's broadcast error, not NumPy's
+        if isinstance(bound, np.ndarray):
+            shape = broadcast_shapes(shape, bound.shape)
     out = x
     if lo is not None:
         out = np.maximum(out, lo)

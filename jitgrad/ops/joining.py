@@ -910,7 +910,12 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     for t in target:
         if t < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {t}: {target}")
-    res = np.tile(xd.reshape(padded), repeats) if repeats else xd.copy()
+    try:
+        res = np.tile(xd.reshape(padded), repeats) if repeats else xd.copy()
+    except (MemoryError, ValueError) as e:  # sizes past the memory: PyTorch's allocator error
+        from ..factories import _allocation_error
+
+        raise _allocation_error(e, target, xd.itemsize) from None
     node = None
     if _state.enabled and input._requires_grad:
         node = new_node(_RepeatNode, (edge(input),), None, (xd.shape, xd.dtype, repeats))
