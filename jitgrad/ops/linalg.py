@@ -7,7 +7,7 @@ import numpy as np
 
 from .._fp import QUIET as _QUIET, enter as _quiet_on, leave as _quiet_off, quiet
 from ..autograd.graph import next_seq as _next_seq
-from ..tensor import Tensor, edge
+from ..tensor import _TYPE_META_NAMES, Tensor, edge
 from . import registry
 from .registry import OpInfo, define_node, new_node, register, result
 
@@ -16,11 +16,10 @@ _new_tensor = Tensor.__new__
 
 _matmul = np.matmul
 _new_node = object.__new__
-_DTYPE_NAMES = {"f": {4: "float", 8: "double", 2: "c10::Half"}, "i": {8: "long int", 4: "int"}}
 
 
 def _name(dt):
-    return {np.float32: "float", np.float64: "double", np.int64: "long int", np.int32: "int"}.get(dt.type, dt.name)
+    return _TYPE_META_NAMES.get(dt, dt.name)  # c10's TypeMeta names, as PyTorch prints them
 
 
 def _check_args(name, arg2, a, b):
