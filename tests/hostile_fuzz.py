@@ -899,7 +899,9 @@ class Worker:
     def _died(self, what):
         self.err.seek(0)
         tail = self.err.read().decode(errors="replace")
-        tail = tail[tail.rfind("CASE "):][-2500:] if "CASE " in tail else tail[-2500:]
+        tail = tail[tail.rfind("CASE "):] if "CASE " in tail else tail
+        if len(tail) > 3000:  # faulthandler prints the innermost frames first: keep both ends
+            tail = tail[:2000] + "\n[...]\n" + tail[-1000:]
         if TORCH_PART in tail:
             # jitgrad's part of the case finished with a sound heap: PyTorch itself crashed
             # (it segfaults on some hostile inputs, e.g. nll_loss(reduction='none') with a target

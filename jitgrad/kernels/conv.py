@@ -16,7 +16,7 @@ dtype for batched and unbatched inputs alike.  Padding and dilation follow PyTor
 kernels exactly, including which index wins a tie (the first) and NaN propagation (max pool).
 """
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 
 # ============================================================================ convolution

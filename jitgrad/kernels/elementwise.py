@@ -26,7 +26,9 @@ large array, so small workloads never pay their (slower) compilation.  The threa
 ``jitgrad.set_num_threads`` (default: ``NUMBA_NUM_THREADS``, i.e. all cores).
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ._jit import njit
 
 from . import vmath
 

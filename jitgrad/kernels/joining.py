@@ -9,7 +9,7 @@ so they compile once per item size rather than once per dtype.  Index arrays are
 Kernels that take indices return the flat position of the first index out of range (or -1),
 so the Python layer can raise PyTorch's error; they write nothing past that position.
 """
-from numba import njit
+from ._jit import njit
 
 
 # --------------------------------------------------------------------------- gather / scatter

@@ -1,7 +1,7 @@
 """Kernels of ``nn.functional.linear``'s fused path (``AddmmBackward0``): the matrix products
 are BLAS calls; adding the bias to every row is this loop (its gradient, a column sum, is the
 shared reduction kernel)."""
-from numba import njit
+from ._jit import njit
 
 
 @njit(cache=True, error_model="numpy")

@@ -18,7 +18,7 @@ Conventions
 import math
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from . import vmath
 

@@ -8,7 +8,7 @@ to the parameter's dtype, so float32 parameters are updated in float32 arithmeti
 does.  Arrays are flat C-contiguous views: one compilation per dtype.
 """
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 
 @njit(cache=True, error_model="numpy")

@@ -15,7 +15,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from . import vmath
 

@@ -28,7 +28,7 @@ float32 Box-Muller (avx_mathfun.h) is emulated lane by lane, FMA contractions in
 import math
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 from numba.core import types
 from numba.extending import intrinsic
 

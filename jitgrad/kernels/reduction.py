@@ -14,7 +14,9 @@ sum is reproducible run to run; the parallel twin splits it differently (last bi
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ._jit import njit
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})

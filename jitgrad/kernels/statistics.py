@@ -9,7 +9,7 @@ run over ``inner`` last, the contiguous axis.  Float32 accumulates in float64 (P
 accumulation type), integers in int64.
 """
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from . import vmath
 

@@ -54,7 +54,9 @@ from collections import namedtuple
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
+
+from ._jit import njit
 from numba.extending import intrinsic
 
 
