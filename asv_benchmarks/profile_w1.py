@@ -47,7 +47,7 @@ CATEGORIES = [
     ("engine (run_backward, heap, buffers)", lambda f, n: "autograd/engine.py" in f or "heapq" in n),
     ("backward() entry (root grads, checks)", lambda f, n: "autograd/__init__.py" in f
      or (f.endswith("tensor.py") and n == "backward")),
-    ("AccumulateGrad (leaf .grad update)", lambda f, n: n in ("_accumulate_grad",)
+    ("AccumulateGrad (leaf .grad update)", lambda f, n: n in ("accumulate_into",)
      or ("graph.py" in f and n == "_backward")),
     ("node creation / graph edges", lambda f, n: n in ("new_node", "edge", "accumulator_for", "saved_version",
                                                        "__init__") and "jitgrad" in f),

@@ -177,28 +177,17 @@ class _Formatter:
             )
 
             vals = nonzero_finite_vals.tolist()  # Python floats (doubles)
-            if self.int_mode:
+            # (PyTorch's int_mode / sci_mode branches, with its two identical sci_mode loops as one)
+            if self.sci_mode:
+                widths = [len(f"{{:.{PRINT_OPTS.precision}e}}".format(value)) for value in vals]
+            elif self.int_mode:
                 # in int_mode for floats, all numbers are integers, and we append a
                 # decimal to nonfinites to indicate that the tensor is of floating
                 # type. add 1 to the len to account for this.
-                if self.sci_mode:
-                    for value in vals:
-                        value_str = f"{{:.{PRINT_OPTS.precision}e}}".format(value)
-                        self.max_width = max(self.max_width, len(value_str))
-                else:
-                    for value in vals:
-                        value_str = f"{value:.0f}"
-                        self.max_width = max(self.max_width, len(value_str) + 1)
+                widths = [len(f"{value:.0f}") + 1 for value in vals]
             else:
-                # Check if scientific representation should be used.
-                if self.sci_mode:
-                    for value in vals:
-                        value_str = f"{{:.{PRINT_OPTS.precision}e}}".format(value)
-                        self.max_width = max(self.max_width, len(value_str))
-                else:
-                    for value in vals:
-                        value_str = f"{{:.{PRINT_OPTS.precision}f}}".format(value)
-                        self.max_width = max(self.max_width, len(value_str))
+                widths = [len(f"{{:.{PRINT_OPTS.precision}f}}".format(value)) for value in vals]
+            self.max_width = max(self.max_width, max(widths))
 
     def width(self):
         return self.max_width

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _dtype, _random
 from .ops.elementwise import fill_scalar  # (jitgrad imports its ops before this module)
+from .ops.registry import OpInfo, register
 from .tensor import Tensor, _wrap
 
 _sentinel = object()
@@ -87,6 +88,9 @@ def _size(size, who="empty") -> tuple:
     out = []
     for i, s in enumerate(size):
         if isinstance(s, Tensor):
+            # PyTorch's parser takes a one-element integer tensor as an int, no other tensor
+            if s._data.size != 1 or s._data.dtype.kind not in "iu":
+                raise TypeError(f"{who}(): argument 'size' (position 1) must be tuple of ints, not Tensor")
             s = int(s.item())
         if not isinstance(s, (int, np.integer)):
             raise TypeError(f"size must be tuple of ints, but got {type(s).__name__}")
@@ -533,35 +537,64 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires
     return _finish(out, requires_grad)
 
 
-def _uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+# ---------------------------------------------------------------------------- Tensor methods
+def _float_arg(value, who: str, name: str, position: int):
+    """A float argument as PyTorch's parser takes it: a number or a 0-d tensor."""
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise TypeError(f"{who}(): argument '{name}' (position {position}) must be float, not Tensor")
+        return value.item()
+    return value
+
+
+def _fill_random_(self: Tensor, sample_, first: float, second: float, generator) -> Tensor:
+    """Fill ``self`` in place with ``sample_(array, first, second)`` (kernels/random's uniform_ / normal_)."""
     from .ops.inplace import check_inplace, writable
 
     dst = writable(self._data)  # an expanded tensor: PyTorch's overlap error, not NumPy's read-only one
     check_inplace(self)
-    _random.uniform_(dst, from_, to, generator=generator)
+    sample_(dst, first, second, generator=generator)
     self._vc[0] += 1
     return self
 
 
-def _normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
-    from .ops.inplace import check_inplace, writable
-
-    dst = writable(self._data)  # an expanded tensor: PyTorch's overlap error, not NumPy's read-only one
-    check_inplace(self)
-    _random.normal_(dst, mean, std, generator=generator)
-    self._vc[0] += 1
-    return self
+def uniform_(self: Tensor, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+    """Fill ``self`` with uniform samples from ``[from_, to)``, in place."""
+    from_, to = _float_arg(from_, "uniform_", "from", 1), _float_arg(to, "uniform_", "to", 2)
+    return _fill_random_(self, _random.uniform_, from_, to, generator)
 
 
-Tensor.uniform_ = _uniform_
-Tensor.normal_ = _normal_
-Tensor.new_tensor = lambda self, data, dtype=None, requires_grad=False: tensor(
-    data, dtype=dtype or self.dtype, requires_grad=requires_grad)
-Tensor.new_zeros = lambda self, *size, dtype=None, requires_grad=False: zeros(
-    *size, dtype=dtype or self.dtype, requires_grad=requires_grad)
-Tensor.new_ones = lambda self, *size, dtype=None, requires_grad=False: ones(
-    *size, dtype=dtype or self.dtype, requires_grad=requires_grad)
-Tensor.new_empty = lambda self, *size, dtype=None, requires_grad=False: empty(
-    *size, dtype=dtype or self.dtype, requires_grad=requires_grad)
-Tensor.new_full = lambda self, size, fill_value, dtype=None, requires_grad=False: full(
-    size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+def normal_(self: Tensor, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+    """Fill ``self`` with normal samples of the given mean and std, in place."""
+    mean, std = _float_arg(mean, "normal_", "mean", 1), _float_arg(std, "normal_", "std", 2)
+    return _fill_random_(self, _random.normal_, mean, std, generator)
+
+
+def new_tensor(self: Tensor, data, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ``data``, of ``self``'s dtype unless ``dtype`` is given."""
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_zeros(self: Tensor, *size, dtype=None, requires_grad=False) -> Tensor:
+    """Zeros of ``size``, of ``self``'s dtype unless ``dtype`` is given."""
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_ones(self: Tensor, *size, dtype=None, requires_grad=False) -> Tensor:
+    """Ones of ``size``, of ``self``'s dtype unless ``dtype`` is given."""
+    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_empty(self: Tensor, *size, dtype=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor of ``size``, of ``self``'s dtype unless ``dtype`` is given."""
+    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_full(self: Tensor, size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """``fill_value`` in a tensor of ``size``, of ``self``'s dtype unless ``dtype`` is given."""
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+# Tensor methods only, as in PyTorch (no torch.new_zeros; torch.normal is another function)
+for _method in (uniform_, normal_, new_tensor, new_zeros, new_ones, new_empty, new_full):
+    register(OpInfo(_method.__name__, "", _method, public=False, samples=None, differentiable=False))

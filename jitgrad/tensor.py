@@ -1,7 +1,6 @@
 """Tensor: a NumPy array plus autograd metadata.  Operators and math methods are attached by
 the op declarations in ``jitgrad.ops`` (one source of truth per op); this module holds the
 storage, the autograd attributes and the methods that are not ops."""
-import sys
 import threading
 
 import numpy as np
@@ -281,49 +280,6 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
-    def _accumulate_grad(self, g: np.ndarray) -> None:
-        """AccumulateGrad's body: run leaf hooks, then add ``g`` into ``.grad`` in place."""
-        from_engine = True  # g is still the array the engine's buffer list holds
-        if self._hooks:
-            g = _run_tensor_hooks(self._hooks, g)
-            from_engine = False  # a hook's result may be held by the hook's owner: never stolen
-        fresh = False
-        if g.dtype != self._data.dtype:
-            g = g.astype(self._data.dtype, order="C")
-            fresh = True  # our own copy
-        # One lock around the read-modify-write of .grad: backward passes running in several
-        # threads into one leaf must not lose updates (np.add releases the GIL), as PyTorch
-        # serialises AccumulateGrad.  Uncontended, it costs about 0.1 us.
-        with _accumulate_lock:
-            grad = self._grad
-            if grad is None:
-                if g.shape != self._data.shape:
-                    # the leaf's .data was replaced by one of another shape after the graph was
-                    # recorded: its .grad must still match it (optimizers rely on that)
-                    err = inplace_broadcast_error(self._data.shape, g.shape)
-                    if err is not None:
-                        raise err
-                    g = np.array(np.broadcast_to(g, self._data.shape))
-                    fresh = True
-                # Steal the incoming array when nothing else can see it (as PyTorch's AccumulateGrad
-                # does): it owns its memory, is writable and contiguous, and the only reference
-                # besides ours is the engine's buffer list.  Otherwise copy: it may be shared with
-                # another leaf, a hook's caller or the user, or be a read-only or broadcast view.
-                if fresh or (from_engine and g.flags.c_contiguous and g.flags.writeable
-                             and _getrefcount(g) <= _UNSHARED_REFS and _owns_memory(g)):
-                    self._grad = _wrap(g)
-                else:
-                    self._grad = _wrap(np.array(g, order="C"))
-                return
-            acc = grad._data
-            try:
-                np.add(acc, g, out=acc)  # broadcasts g, as PyTorch's in-place add does
-            except (ValueError, TypeError):
-                # .grad (or its .data) was replaced by the user: another size or dtype, or read-only
-                _checked_grad_update(acc, g)  # raises PyTorch's error
-                raise
-            grad._vc[0] += 1
-
     def _accumulate_grad_graph(self, g: "Tensor") -> None:
         """AccumulateGrad under create_graph=True: ``.grad`` keeps the gradient's own graph."""
         if self._hooks:
@@ -413,6 +369,9 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __pos__(self):
+        return self
+
     def __contains__(self, element):
         value = element._data if isinstance(element, Tensor) else element
         return bool((self._data == value).any())
@@ -461,42 +420,6 @@ def _rebuild(data, requires_grad):
     t = _wrap(data)
     t._requires_grad = requires_grad
     return t
-
-
-class _RefProbe:
-    def accumulate(self, g):
-        return _getrefcount(g)
-
-
-def _unshared_refs() -> int:
-    """The reference count ``Tensor._accumulate_grad`` sees for an array held by nothing but the
-    engine's buffer list: measured through the same kind of call (``obj.method(buffer[0])``), so
-    that an interpreter that counts references on its stack differently changes both alike."""
-    buffer = [np.empty(1)]
-    return _RefProbe().accumulate(buffer[0])
-
-
-def _base_refs() -> int:
-    flat = np.empty(4)
-    view = flat.reshape(2, 2)
-    del flat
-    b = view.base  # as in _owns_memory: the view's reference, this local and the call's argument
-    return _getrefcount(b)
-
-
-def _owns_memory(g: np.ndarray) -> bool:
-    """True when ``g``'s memory belongs to ``g`` alone: it owns it, or it is the only view of a
-    whole array that nothing else references (a kernel's flat output reshaped)."""
-    b = g.base
-    if b is None:
-        return True
-    return (type(b) is np.ndarray and b.base is None and b.nbytes == g.nbytes
-            and _getrefcount(b) <= _BASE_REFS)
-
-
-_getrefcount = sys.getrefcount
-_UNSHARED_REFS = _unshared_refs()
-_BASE_REFS = _base_refs()
 
 
 def _wrap(array: np.ndarray) -> Tensor:

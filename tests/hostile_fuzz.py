@@ -119,13 +119,12 @@ def _fallback_samples(name, ops):
 
 
 def sample_list(name, ops=None):
-    """The op's sample inputs: ``samples``, the deferred ``extra['samples']`` or a fallback."""
+    """The op's sample inputs: its ``samples`` or a fallback."""
     ops = ops or _ops()
     if name.startswith("optim:"):
         return [((), opts) for opts in OPTIMIZERS[name[6:]]]
     info = ops[name]
-    gen = info.extra.get("samples") or info.samples
-    samples = gen(np.random.default_rng(SEED)) if gen is not None else []
+    samples = info.samples(np.random.default_rng(SEED)) if info.samples is not None else []
     return samples or _fallback_samples(name, ops)
 
 

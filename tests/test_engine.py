@@ -970,15 +970,17 @@ def test_grad_fn_holds_no_reference_to_its_output():
 # ----------------------------------------------------------------------------- AccumulateGrad
 # A leaf's first gradient is stolen (not copied) when nothing but the engine holds it, as in
 # PyTorch; whenever anything else can still see the array it must be copied.
-def test_unshared_first_gradient_is_stolen_not_copied():
+def test_gradient_a_post_hook_saw_is_copied_not_adopted():
+    # MulBackward0 owns the array it sends to x's AccumulateGrad (owns_grads=True), but a node post
+    # hook saw it and may keep it: .grad gets a copy (tests/test_engine_design.py: the adoption)
     x = jitgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
     seen = []
     y = x * 2
-    # the node's post hook sees the array MulBackward0 sends to x's AccumulateGrad
-    y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: seen.append(weakref.ref(grad_inputs[0]._data)))
+    y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: seen.append(grad_inputs[0]._data))
     y.sum().backward()
-    assert seen[0]() is not None and x.grad._data is seen[0]()
-    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+    assert x.grad._data is not seen[0]
+    x.grad.add_(1)
+    assert seen[0].tolist() == [2.0, 2.0, 2.0] and x.grad.tolist() == [3.0, 3.0, 3.0]
 
 
 def test_gradient_still_referenced_elsewhere_is_copied():

@@ -1,14 +1,16 @@
 """Table-driven gradient check: every differentiable op in ``jitgrad.ops.registry.OPS``.
 
-For each OpInfo and each of its samples -- ``samples``, and the deferred ``extra['samples']``
-(lists of tensors, index tensors, tuple outputs) -- the reverse-mode Jacobian is compared with
-central differences by ``jitgrad.autograd.gradcheck`` (float64), and the grad_fn of each output
-must be a node class the op declares (``OpInfo.node``; see ``declared_nodes``).  When torch is
-importable, each grad_fn is also compared with PyTorch's for the same call.
+For each OpInfo and each of its ``samples`` (lists of tensors, index tensors and tuple outputs
+included) the reverse-mode Jacobian is compared with central differences by
+``jitgrad.autograd.gradcheck`` (float64), and the grad_fn of each output must be a node class the
+op declares (``OpInfo.node`` and ``OpInfo.nodes``).  When torch is importable, each grad_fn is
+also compared with PyTorch's for the same call.
 
 A differentiable op with no samples must be listed in ``NO_SAMPLES`` with the reason, so a
 newly declared op cannot slip past the gradient check unnoticed.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -40,49 +42,15 @@ NO_SAMPLES = {
     "long": "cast", "int": "cast", "short": "cast", "bool": "cast", "byte": "cast", "char": "cast",
 }
 
-# Node classes ops create besides their ``OpInfo.node`` (found by running every sample here and
-# in PyTorch).  INTERIM: these belong in the op table -- an ``OpInfo.nodes`` field naming the
-# other node classes the op can create -- and this map goes away once the ops files declare them
-# (test_interim_node_list_is_not_stale fails for an op that declares ``nodes`` and is still here).
-_NODES_TO_DECLARE = {
-    "sum": ("SumBackward1",),
-    "mean": ("MeanBackward1",),
-    "prod": ("ProdBackward1",),
-    "pow": ("PowBackward1",),
-    "rsub": ("RsubBackward0",),
-    "remainder": ("RemainderBackward0",),
-    "fmod": ("FmodBackward0",),
-    "lerp": ("LerpBackward1",),
-    "squeeze": ("SqueezeBackward1",),
-    "split": ("SplitWithSizesBackward0",),
-    "scatter": ("ScatterBackward1",),
-    "getitem": ("SliceBackward0", "IndexBackward0"),
-    "matmul": ("DotBackward0", "MvBackward0", "SqueezeBackward4", "UnsafeViewBackward0"),
-    "einsum": ("MulBackward0", "PermuteBackward0", "SumBackward1"),
-    "conv1d": ("SqueezeBackward1",),
-    "conv2d": ("SqueezeBackward1",),
-    "adaptive_avg_pool2d": ("MeanBackward1",),
-    "l1_loss": ("AbsBackward0", "SumBackward0"),
-    "nll_loss": ("NllLoss2DBackward0", "ViewBackward0"),
-    "cross_entropy": ("NllLoss2DBackward0", "ViewBackward0", "NegBackward0", "AddBackward0", "DivBackward1"),
-    "kl_div": ("SubBackward0", "DivBackward0"),
-}
-
-
 def declared_nodes(info) -> tuple:
-    """The node classes op ``info`` may give its outputs: its ``node`` and ``nodes`` (once the
-    table has that field; until then the interim list above)."""
-    return (info.node,) + tuple(getattr(info, "nodes", ())) + _NODES_TO_DECLARE.get(info.name, ())
+    """The node classes op ``info`` may give its outputs: its ``node`` and ``nodes``."""
+    return (info.node,) + info.nodes
 
 
 def _samples(info):
-    """Every sample op ``info`` declares: ``samples``, then the deferred ``extra['samples']``
-    (each from a fresh generator on the shared seed, so a case id always names the same inputs)."""
-    out = []
-    for gen in (info.samples, info.extra.get("samples")):
-        if gen is not None:
-            out.extend(gen(np.random.default_rng(SEED)))
-    return out
+    """Op ``info``'s samples, from a fresh generator on the shared seed (so a case id always names
+    the same inputs)."""
+    return [] if info.samples is None else info.samples(np.random.default_rng(SEED))
 
 
 def _cases():
@@ -160,11 +128,11 @@ def test_every_differentiable_op_has_samples_or_is_allow_listed():
     assert not stale, f"NO_SAMPLES names ops that no longer exist or now have samples: {stale}"
 
 
-def test_interim_node_list_is_not_stale():
-    for name, nodes in _NODES_TO_DECLARE.items():
-        assert name in OPS, f"{name}: no such op"
-        assert not getattr(OPS[name], "nodes", None), f"{name} declares OpInfo.nodes: drop its _NODES_TO_DECLARE entry"
-        assert OPS[name].node not in nodes, name
+def test_declared_nodes_are_listed_once():
+    # ``nodes`` lists the *other* node classes (test_every_declared_node_is_reached: each is created)
+    for name, info in OPS.items():
+        assert info.node not in info.nodes and len(set(info.nodes)) == len(info.nodes), name
+        assert not info.nodes or info.differentiable, f"{name}: a non-differentiable op creates no nodes"
 
 
 def test_public_names_are_the_table_functions():
@@ -175,8 +143,13 @@ def test_public_names_are_the_table_functions():
                 # jitgrad.<name> is the table's function, or the type-checking wrapper around it
                 assert public is info.function or getattr(public, "__wrapped__", None) is info.function, alias
         if info.method:
+            method = info.function if info.method is True else info.method
             for alias in (name,) + info.aliases:
-                assert getattr(jitgrad.Tensor, alias) is info.function, alias
+                assert jitgrad.Tensor.__dict__[alias] is method, alias
+        for dunder in info.dunders:
+            assert jitgrad.Tensor.__dict__[dunder] is info.function, dunder
+        for attr, impl in info.methods.items():
+            assert jitgrad.Tensor.__dict__[attr] is impl, attr
 
 
 def test_public_gradcheck_is_a_function():
@@ -252,6 +225,84 @@ def test_grad_fn_name_matches_torch(name, args, kwargs, torch):
         fn = (getattr(torch, name, None) or getattr(torch.nn.functional, name, None)) if info.public else None
         tout = fn(*targs, **kwargs) if callable(fn) else getattr(targs[0], name)(*targs[1:], **kwargs)
     assert _grad_fn_names(out) == _grad_fn_names(tout)
+
+
+# ------------------------------------------------------------------------------- declared nodes
+def _bn(m, x, *affine):
+    """batch_norm of an empty batch (PyTorch's composition: a clone, times weight, plus bias)."""
+    return m.nn.functional.batch_norm(x, m.zeros(3, dtype=m.float64), m.ones(3, dtype=m.float64), *affine)
+
+
+def _fixed(m, low, high):
+    """A (3, 4) float64 constant, the same in either library ``m``."""
+    return m.linspace(low, high, 12, dtype=m.float64).reshape(3, 4)
+
+
+def _loss(name, target=(-1.0, 1.0), weighted=False, **options):
+    """``F.<name>(x, target, **options)`` with a constant target (and weight) as a NODE_CASES call."""
+    def call(m, x):
+        weight = {"weight": _fixed(m, 0.5, 2.0)} if weighted else {}
+        return getattr(m.nn.functional, name)(x, _fixed(m, *target), **weight, **options)
+
+    return call
+
+
+# A call for each declared node no sample reaches (samples call the op's function on contiguous
+# arrays, the tensor first): a scalar first operand, reflected operators, non-contiguous inputs, bool
+# masks, empty batches, and loss options the nn samples do not use yet.
+# name: (op, node, fn(module, *leaves), leaf shapes)
+NODE_CASES = {
+    "pow-scalar-base": ("pow", "PowBackward2", lambda m, x: m.pow(2.0, x), [(4,)]),
+    "div-reflected": ("div", "MulBackward0", lambda m, x: 2.0 / x, [(3,)]),
+    "reshape-noncontiguous": ("reshape", "UnsafeViewBackward0", lambda m, x: x.t().reshape(-1), [(3, 4)]),
+    "flatten-noncontiguous": ("flatten", "UnsafeViewBackward0", lambda m, x: x.t().flatten(), [(3, 4)]),
+    "masked_fill-tensor-value": ("masked_fill", "MaskedFillBackward1", lambda m, x, v: x.masked_fill(x > 0, v),
+                                 [(3, 4), ()]),
+    "batch_norm-empty": ("batch_norm", "CloneBackward0", lambda m, x: _bn(m, x), [(0, 3)]),
+    "batch_norm-empty-weight": ("batch_norm", "MulBackward0", lambda m, x, w: _bn(m, x, w), [(0, 3), (3,)]),
+    "batch_norm-empty-affine": ("batch_norm", "AddBackward0", lambda m, x, w, b: _bn(m, x, w, b),
+                                [(0, 3), (3,), (3,)]),
+    **{f"{loss}-weight-{reduction}": (loss, node, _loss(loss, weighted=True, reduction=reduction), [(3, 4)])
+       for loss in ("mse_loss", "l1_loss")
+       for reduction, node in (("none", "MulBackward0"), ("sum", "SumBackward0"), ("mean", "DivBackward0"))},
+    **{f"smooth_l1_loss-beta0-{reduction}": ("smooth_l1_loss", node,
+                                             _loss("smooth_l1_loss", reduction=reduction, beta=0.0), [(3, 4)])
+       for reduction, node in (("none", "AbsBackward0"), ("sum", "SumBackward0"), ("mean", "MeanBackward0"))},
+    "kl_div-mean": ("kl_div", "MeanBackward0", _loss("kl_div", target=(0.1, 0.9)), [(3, 4)]),
+    "kl_div-log_target": ("kl_div", "MulBackward0",
+                          _loss("kl_div", target=(-2.0, -0.1), reduction="none", log_target=True), [(3, 4)]),
+}
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")  # kl_div's own deprecation warning
+@pytest.mark.parametrize("case", sorted(NODE_CASES))
+def test_node_case(case):
+    name, node, fn, shapes = NODE_CASES[case]
+    arrays = [np.random.default_rng(i).uniform(-2, 2, s) for i, s in enumerate(shapes)]
+    leaves = [jitgrad.from_numpy(a.copy()).requires_grad_() for a in arrays]
+    assert type(fn(jitgrad, *leaves).grad_fn).__name__ == node
+    assert node in OPS[name].nodes, f"{name} does not declare {node}"
+    assert gradcheck(lambda *ts: fn(jitgrad, *ts), leaves)
+    torch = pytest.importorskip("torch")
+    tout = fn(torch, *[torch.from_numpy(a.copy()).requires_grad_() for a in arrays])
+    assert type(tout.grad_fn).__name__ == node
+
+
+def test_every_declared_node_is_reached():
+    # each node an op declares besides its main one comes out of one of its samples or a NODE_CASE,
+    # so ``nodes`` cannot list a class the op never creates
+    reached = {(case[0], case[1]) for case in NODE_CASES.values()}
+    for param in CASES:
+        name, args, kwargs = param.values
+        if isinstance(args, Exception):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = OPS[name].function(*_rebuild(args, _jg_inputs(args)), **_constants(kwargs, jitgrad))
+        reached.update((name, node) for node in _grad_fn_names(out))
+    unreached = sorted((name, node) for name, info in OPS.items() for node in info.nodes
+                       if (name, node) not in reached)
+    assert not unreached, f"declared nodes no sample or NODE_CASE creates: {unreached}"
 
 
 # ------------------------------------------------------------------------------- unsampled ops

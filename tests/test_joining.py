@@ -1,9 +1,6 @@
 """Joining, splitting, indexing and contraction ops (ops/joining.py, ops/contraction.py) and
 ``jitgrad.linalg``: what the table-driven tests cannot check.
 
-* the samples kept in ``OpInfo.extra['samples']`` (lists of tensors, index tensors, tuple
-  outputs; tests/test_gradcheck.py gradchecks them and checks their node names): forward /
-  grad_fn / gradients against PyTorch in float32 and float64;
 * second derivatives (gradgradcheck) of every sample of these ops;
 * multi-output views (split / chunk / unbind): node names, output_nr, shared storage;
 * PyTorch's error messages, index bounds errors, repeated indices accumulating in backward;
@@ -33,17 +30,12 @@ TOL = {"float64": {"rtol": 1e-10, "atol": 1e-12}, "float32": {"rtol": 1e-5, "ato
 
 
 # ------------------------------------------------------------------------------- helpers
-def _samples(name, deferred_only=False):
-    info = OPS[name]
-    gen = info.extra.get("samples")
-    if gen is None and deferred_only:
-        return []
-    return (gen or info.samples)(np.random.default_rng(SEED))
+def _samples(name):
+    return OPS[name].samples(np.random.default_rng(SEED))
 
 
-def _cases(deferred_only):
-    return [pytest.param(name, i, id=f"{name}-{i}") for name in MY_OPS
-            for i, _ in enumerate(_samples(name, deferred_only))]
+def _cases():
+    return [pytest.param(name, i, id=f"{name}-{i}") for name in MY_OPS for i, _ in enumerate(_samples(name))]
 
 
 def _convert(a, m, dtype="float64", leaves=None):
@@ -59,19 +51,6 @@ def _convert(a, m, dtype="float64", leaves=None):
     if isinstance(a, list) and a and all(isinstance(v, np.ndarray) for v in a):
         return [_convert(v, m, dtype, leaves) for v in a]
     return a
-
-
-def _call(name, m, args, kwargs):
-    if m is torch:
-        fn = getattr(torch, name, None) or getattr(torch.nn.functional, name, None)
-        if fn is None or not OPS[name].public:
-            return getattr(args[0], name)(*args[1:], **kwargs)
-        return fn(*args, **kwargs)
-    return OPS[name].function(*args, **kwargs)
-
-
-def _outs(res):
-    return list(res) if isinstance(res, tuple) else [res]
 
 
 def _np(t):
@@ -127,38 +106,15 @@ def _raises_like(fn_torch, fn_jg, exact=True):
         assert str(je.value).split("\n")[0] == str(te.value).split("\n")[0]
 
 
-# ------------------------------------------------------------------------------- deferred samples
-def test_every_op_has_samples_in_the_table_or_here():
-    rng = np.random.default_rng(SEED)
+# ------------------------------------------------------------------------------- samples
+def test_every_op_has_samples():
+    # the values, output places, grad_fn names and gradients of these samples are compared with
+    # PyTorch by tests/test_ops_vs_torch.py::test_sample_matches_torch (lists and tuples included)
     for name in MY_OPS:
-        info = OPS[name]
-        table, deferred = info.samples(rng), info.extra.get("samples")
-        assert table or deferred, name
-        assert not (table and deferred), f"{name}: samples in both places"
-    for name in ("cat", "stack", "split", "chunk", "unbind"):  # list inputs / tuple outputs
-        assert OPS[name].extra.get("samples") or OPS[name].samples(rng), name
+        assert _samples(name), name
 
 
-@needs_torch
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name, i", _cases(deferred_only=True))
-def test_deferred_sample_matches_torch(name, i, dtype):
-    args, kwargs = _samples(name, True)[i]
-    jl, tl = [], []
-    jargs = [_convert(a, jg, dtype, jl) for a in args]
-    targs = [_convert(a, torch, dtype, tl) for a in args]
-    jouts, touts = _outs(_call(name, jg, jargs, kwargs)), _outs(_call(name, torch, targs, kwargs))
-    assert len(jouts) == len(touts)
-    for k, (j, t) in enumerate(zip(jouts, touts)):
-        _same(j, t, what=f"{name} output {k}")
-        assert type(j.grad_fn).__name__ == type(t.grad_fn).__name__
-        assert j.output_nr == t.output_nr
-    _backward_both(jouts, touts)
-    for j, t in zip(jl, tl):
-        _same(j.grad, t.grad, what=f"{name} grad")
-
-
-@pytest.mark.parametrize("name, i", _cases(deferred_only=False))
+@pytest.mark.parametrize("name, i", _cases())
 def test_gradgradcheck(name, i):
     args, kwargs = _samples(name)[i]
     leaves = []

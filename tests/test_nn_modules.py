@@ -773,15 +773,16 @@ def test_every_op_accepts_parameters(name, args, kwargs):
 
     def run(make):
         leaves = []
-        call = []
-        for a in args:
+
+        def one(a):
             if isinstance(a, np.ndarray) and a.dtype.kind == "f":
                 leaves.append(make(jitgrad.from_numpy(np.array(a, dtype=np.float64))))
-                call.append(leaves[-1])
-            elif isinstance(a, np.ndarray):
-                call.append(jitgrad.from_numpy(a.copy()))
-            else:
-                call.append(a)
+                return leaves[-1]
+            return jitgrad.from_numpy(a.copy()) if isinstance(a, np.ndarray) else a
+
+        # a list of arrays (cat, stack) is a list of inputs
+        call = [[one(v) for v in a] if isinstance(a, list) and a and all(isinstance(v, np.ndarray) for v in a)
+                else one(a) for a in args]
         kw = {k: jitgrad.from_numpy(np.array(v, dtype=np.float64 if v.dtype.kind == "f" else v.dtype))
               if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
         out = fn(*call, **kw)

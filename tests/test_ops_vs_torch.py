@@ -72,10 +72,18 @@ def pair(arr, dtype=None, requires_grad=False):
 
 
 def backward_both(jout, tout, seed=0):
-    """Backpropagate ``(out * w).sum()`` in both libraries for the same random ``w``."""
-    w = np.random.default_rng(seed).uniform(-1, 1, tuple(tout.shape)).astype(np_of(tout).dtype)
-    (jout * jg_array(w)).sum().backward()
-    (tout * torch.tensor(w)).sum().backward()
+    """Backpropagate ``(out * w).sum()`` in both libraries for the same random ``w`` (summed over
+    the outputs that require grad when ``out`` is a tuple)."""
+    jouts, touts = (jout, tout) if isinstance(tout, tuple) else ((jout,), (tout,))
+    rng = np.random.default_rng(seed)
+    jloss = tloss = 0
+    for j, t in zip(jouts, touts):
+        if t.requires_grad:
+            w = rng.uniform(-1, 1, tuple(t.shape)).astype(np_of(t).dtype)
+            jloss = jloss + (j * jg_array(w)).sum()
+            tloss = tloss + (t * torch.tensor(w)).sum()
+    jloss.backward()
+    tloss.backward()
 
 
 def builtin_exception(e: BaseException) -> type:
@@ -93,6 +101,37 @@ def check_grads(jleaves, tleaves, tol=None, what="grad"):
 # ------------------------------------------------------------------------------- OpInfo samples
 def _is_input(a) -> bool:
     return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+def _is_array_list(a) -> bool:
+    """A list of arrays (``cat``/``stack`` inputs): its float arrays are differentiable inputs too."""
+    return isinstance(a, list) and bool(a) and all(isinstance(v, np.ndarray) for v in a)
+
+
+def _sample_args(args, dtype, requires_grad):
+    """A sample's positional arguments for jitgrad and for torch, and their leaves: float arrays
+    become leaves (inside lists too), the rest ``sample_constant``s."""
+    jl, tl = [], []
+
+    def one(a):
+        if not _is_input(a):
+            return sample_constant(a, jg, dtype), sample_constant(a, torch, dtype)
+        j, t = pair(a, dtype, requires_grad)
+        jl.append(j)
+        tl.append(t)
+        return j, t
+
+    jargs, targs = [], []
+    for a in args:
+        if _is_array_list(a):
+            js, ts = zip(*[one(v) for v in a])
+            jargs.append(list(js))
+            targs.append(list(ts))
+        else:
+            j, t = one(a)
+            jargs.append(j)
+            targs.append(t)
+    return jargs, targs, jl, tl
 
 
 def _cases():
@@ -120,24 +159,19 @@ def test_sample_matches_torch(name, args, kwargs, dtype, torch_call):
     if isinstance(args, Exception):
         raise args
     info = OPS[name]
-    jl, tl = [], []
-    jargs, targs = [], []
-    for a in args:
-        if _is_input(a):
-            j, t = pair(a, dtype, requires_grad=info.differentiable)
-            jl.append(j)
-            tl.append(t)
-            jargs.append(j)
-            targs.append(t)
-        else:
-            jargs.append(sample_constant(a, jg, dtype))
-            targs.append(sample_constant(a, torch, dtype))
+    jargs, targs, jl, tl = _sample_args(args, dtype, info.differentiable)
     tol = REDUCTION_F32 if (dtype == "float32" and name in _REDUCTIONS) else None
     jout = info.function(*jargs, **{key: sample_constant(v, jg, dtype) for key, v in kwargs.items()})
     tout = torch_call(info)(*targs, **{key: sample_constant(v, torch, dtype) for key, v in kwargs.items()})
-    assert_same(jout, tout, tol, f"{name} forward")
+    # a tuple result (split, chunk, unbind): each output compared, with its place among them
+    jouts, touts = (jout, tout) if isinstance(tout, tuple) else ((jout,), (tout,))
+    assert isinstance(jout, tuple) == isinstance(tout, tuple) and len(jouts) == len(touts), f"{name} outputs"
+    for k, (j, t) in enumerate(zip(jouts, touts)):
+        assert_same(j, t, tol, f"{name} forward, output {k}")
+        if info.differentiable:
+            assert type(j.grad_fn).__name__ == type(t.grad_fn).__name__
+            assert j.output_nr == t.output_nr
     if info.differentiable:
-        assert type(jout.grad_fn).__name__ == type(tout.grad_fn).__name__
         backward_both(jout, tout)
         check_grads(jl, tl, tol, f"{name} grad")
 

@@ -7,8 +7,11 @@ import sys
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _blocks():
-    return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+def _blocks(section=None):
+    text = README.read_text()
+    if section is not None:  # the blocks of one "## ..." section
+        text = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
 def _run(code: str, tmp_path) -> str:
@@ -34,4 +37,15 @@ def test_quick_tour_prints_what_the_comments_say(tmp_path):
 
 
 def test_custom_jitted_op_snippet_runs(tmp_path):
-    _run(_blocks()[1], tmp_path)
+    _run(_blocks("Writing a custom jitted op")[0], tmp_path)
+
+
+def test_the_declared_op_shown_is_the_real_declaration():
+    # the README shows sinh's declaration "in full, as it stands in jitgrad/ops/unary.py"
+    import ast
+
+    shown = ast.parse(_blocks("Declaring an elementwise op")[0]).body[0].value
+    source = (README.parent / "jitgrad" / "ops" / "unary.py").read_text()
+    real = next(node.value for node in ast.parse(source).body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "sinh")
+    assert ast.dump(shown) == ast.dump(real)

@@ -66,7 +66,7 @@ def test_pool_settings_after_torch_then_jitgrad_and_fork_safety(tmp_path):
         import numba
         from numba.np.ufunc import parallel
         from jitgrad import kernels as K
-        from jitgrad.kernels import elementwise as ek
+        from jitgrad.kernels import elementwise as ek, loops as lk
 
         # importing starts no pool, and asking for the thread count does not start it either
         assert not parallel._is_initialized and K.pool_state == "lazy", K.pool_state
@@ -84,20 +84,20 @@ def test_pool_settings_after_torch_then_jitgrad_and_fork_safety(tmp_path):
         assert numba.threading_layer() == "workqueue"  # no OpenMP shared with torch, no spinning
         assert "numba.np.ufunc.omppool" not in sys.modules  # (torch's libgomp keeps its own settings)
         assert "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
-        assert ek.PARALLEL[ek.tanh_forward] is not ek.tanh_forward  # the (lock-guarded) twin
+        assert ek.PARALLEL[lk.tanh_forward] is not lk.tanh_forward  # the (lock-guarded) twin
 
         # set_num_threads(1): the serial kernels, no thread woken; back to the twins with 2
         X.set_num_threads(1)
-        assert ek.PARALLEL[ek.tanh_forward] is ek.tanh_forward and ek.add_forward_parallel is ek.add_forward
+        assert ek.PARALLEL[lk.tanh_forward] is lk.tanh_forward and ek.add_forward_parallel is ek.add_forward
         assert X.get_num_threads() == 1 and chain_ok(X)
         X.set_num_threads(2)
-        assert ek.PARALLEL[ek.tanh_forward] is not ek.tanh_forward and X.get_num_threads() == 2
+        assert ek.PARALLEL[lk.tanh_forward] is not lk.tanh_forward and X.get_num_threads() == 2
 
         # a child forked after the pool started runs the serial kernels (GNU OpenMP killed it: -15)
         pid = os.fork()
         if pid == 0:
             ok = chain_ok(X) and K.pool_state == "forked" and X.get_num_threads() == 1
-            ok = ok and ek.PARALLEL[ek.tanh_forward] is ek.tanh_forward
+            ok = ok and ek.PARALLEL[lk.tanh_forward] is lk.tanh_forward
             os._exit(0 if ok else 3)
         assert os.waitpid(pid, 0)[1] == 0
 

@@ -4,7 +4,7 @@ import numpy as np
 from .. import errors
 from . import engine
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .graph import AccumulateGrad, Node, accumulator_for
+from .graph import AccumulateGrad, Node, accumulate_into, accumulator_for
 
 # jitgrad.tensor imports this package, so the names that need Tensor are bound on first use
 # (see _bind below) rather than at import time.
@@ -85,7 +85,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         if g is None:
             continue
         if t.grad_fn is None:
-            t._accumulate_grad(g)
+            accumulate_into(t, g, owned=False)  # (the engine's captured gradient: not adopted)
         else:
             t._grad = _wrap(np.array(g)) if t._grad is None else _wrap(t._grad._data + g)
 
@@ -105,11 +105,11 @@ def _graph_root_grads(arrays, grad_tensors):
 def _backward_create_graph(roots, arrays, retain, grad_tensors, inputs):
     grads = _graph_root_grads(arrays, grad_tensors)
     if inputs is None:
-        engine.run_backward_graph(roots, grads, retain)
+        engine.run_backward(roots, grads, retain, create_graph=True)
         return
     inputs = _as_tuple(inputs)
     keys = [_input_key(t) for t in inputs]
-    captured = engine.run_backward_graph(roots, grads, retain, capture=keys)
+    captured = engine.run_backward(roots, grads, retain, capture=keys, create_graph=True)
     for t, key in zip(inputs, keys):
         g = captured.get(key)
         if g is not None:
@@ -137,10 +137,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots, arrays = _root_grads(outputs, grad_outputs)
     keys = [_input_key(t) for t in inputs]
     retain = create_graph if retain_graph is None else retain_graph
-    if create_graph:
-        captured = engine.run_backward_graph(roots, _graph_root_grads(arrays, grad_outputs), retain, capture=keys)
-    else:
-        captured = engine.run_backward(roots, arrays, retain, capture=keys)
+    grads = _graph_root_grads(arrays, grad_outputs) if create_graph else arrays
+    captured = engine.run_backward(roots, grads, retain, capture=keys, create_graph=create_graph)
     result = []
     for i, (t, key) in enumerate(zip(inputs, keys)):
         g = captured.get(key)

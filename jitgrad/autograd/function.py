@@ -20,8 +20,7 @@ import numpy as np
 from .. import errors
 from ..tensor import Tensor, _wrap, edge
 from . import grad_mode
-from ..ops.registry import new_node, saved_version
-from .graph import _FREED, Node, accumulator_for, next_seq
+from .graph import _FREED, Node, accumulator_for, new_node, next_seq, saved_version
 
 
 class FunctionCtx:
@@ -85,6 +84,10 @@ class BackwardCFunction(Node, FunctionCtx):
     _to_save = None
     _dirty = ()
     _non_differentiable = ()
+
+    def _output_shapes(self):
+        metas = self._ctx  # (shape, dtype) of each Tensor output, None for the others
+        return [None if m is None else m[0] for m in metas] if metas else super()._output_shapes()
 
     def __init__(self):
         self._seq = 0  # numbered in apply(), once the edges to the inputs exist
@@ -200,11 +203,14 @@ class FunctionMeta(type):
 
     def __init__(cls, name, bases, attrs):
         super().__init__(name, bases, attrs)
-        backward_cls = type(name + "Backward", (BackwardCFunction,),
-                            {"_function": cls, "__module__": "jitgrad.autograd.function"})
-        cls._backward_cls = backward_cls
         kernel = getattr(cls, "forward_kernel", None)
         cls._uses_kernels = kernel is not None
+        # a kernel Function's backward returns the gradient buffers _kernel_backward allocated; a
+        # Python backward may return anything (an input, its incoming gradient, a saved tensor)
+        backward_cls = type(name + "Backward", (BackwardCFunction,),
+                            {"_function": cls, "_owns_grads": cls._uses_kernels,
+                             "__module__": "jitgrad.autograd.function"})
+        cls._backward_cls = backward_cls
         cls._kernel_signature = _kernel_signature(kernel) if kernel is not None else None
 
 
@@ -377,11 +383,8 @@ class NestedIOFunction(Function):
     pass
 
 
-ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
-
-
 def _differentiated_twice(node, grads):
-    raise RuntimeError(ONCE_DIFFERENTIABLE)
+    raise RuntimeError(errors.ONCE_DIFFERENTIABLE)
 
 
 class _DelayedError(Node):

@@ -198,17 +198,17 @@ def _make_guarded(serial, parallel):
 
 
 def _install_lazy_pool() -> None:
-    """Route the parallel twins through starters; called once by ``jitgrad/__init__``."""
-    from . import elementwise, reduction
+    """Route the parallel twins through starters; called once by ``jitgrad/__init__``, after
+    every kernel module and op declaration has made its twins (``kernels/_jit.py``)."""
+    from . import _jit
 
     if _TWINS:
         return
-    for module in (elementwise, reduction):
-        for serial, parallel in module.PARALLEL.items():
-            name = parallel.py_func.__name__
-            assert getattr(module, name) is parallel, name
-            _TWINS.append((module.PARALLEL, module, name, serial, parallel, _make_starter(module, name),
-                           _make_guarded(serial, parallel)))
+    for serial, parallel in _jit.PARALLEL.items():
+        module, name = _jit.TWIN_SITES[serial]
+        assert getattr(module, name) is parallel, name
+        _TWINS.append((_jit.PARALLEL, module, name, serial, parallel, _make_starter(module, name),
+                       _make_guarded(serial, parallel)))
     _reroute()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)

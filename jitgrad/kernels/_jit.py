@@ -24,6 +24,8 @@ key check still keeps wrong code from being loaded.
 import contextlib
 import itertools
 import os
+import sys
+import types
 
 from numba import njit as _numba_njit
 from numba.core import caching
@@ -91,3 +93,45 @@ def njit(*args, **kwargs):
         return protect(_numba_njit(args[0]))
     decorate = _numba_njit(*args, **kwargs)
     return lambda fn: protect(decorate(fn))
+
+
+# ============================================================================ serial/parallel twins
+#: serial kernel -> its parallel twin (``parallel=True``), for every loop declared below; the op
+#: layer calls the twin for arrays of ``PARALLEL_THRESHOLD`` elements or more, and
+#: ``kernels._install_lazy_pool`` reroutes the entries (pool not started yet, one thread, fork)
+PARALLEL = {}
+#: serial kernel -> (module, attribute) where the twin is also bound (``<name>_parallel``)
+TWIN_SITES = {}
+
+
+def _copy_function(fn, name, qualname, module_globals=None):
+    """A new function object running ``fn``'s code: its own name (and so its own Numba cache
+    index, ``<qualname>-<line>``), optionally its own globals (what the code's free names mean)."""
+    new = types.FunctionType(fn.__code__, fn.__globals__ if module_globals is None else module_globals,
+                             name, fn.__defaults__, fn.__closure__)
+    new.__qualname__ = qualname
+    new.__module__ = fn.__module__
+    return new
+
+
+def pair(serial, parallel, module=None):
+    """Record ``parallel`` as the twin of ``serial`` (a loop whose parallel form differs, e.g. a
+    sum in another order); ``module`` binds it as ``<serial name>_parallel`` too."""
+    PARALLEL[serial] = parallel
+    if module is not None:
+        name = serial.py_func.__name__ + "_parallel"
+        setattr(module, name, parallel)
+        TWIN_SITES[serial] = (module, name)
+    return serial
+
+
+def twin(**options):
+    """``@twin(error_model="numpy")``: compile one loop written with ``prange`` twice, serial
+    (``prange`` runs as ``range``) and ``parallel=True``, each cached under its own name.  Returns
+    the serial kernel; the twin is ``PARALLEL[serial]`` and ``<module>.<name>_parallel``."""
+    def decorate(fn):
+        serial = njit(cache=True, **options)(fn)
+        clone = _copy_function(fn, fn.__name__ + "_parallel", fn.__qualname__ + "_parallel")
+        parallel = njit(cache=True, parallel=True, **options)(clone)
+        return pair(serial, parallel, sys.modules.get(fn.__module__))
+    return decorate

@@ -73,7 +73,9 @@ def im2col_stride1(xp, KH, KW, dh, dw, OH, OW, zero_junk, col):
     The Wp - OW extra columns of each output row are junk the caller ignores (the last row's
     are zeroed).  With ``zero_junk`` all of them are zeroed: the weight gradient multiplies
     them by the gradient's zero junk columns, and an inf/NaN input value there would make
-    0 * inf = NaN leak into every weight's gradient."""
+    0 * inf = NaN leak into every weight's gradient.
+
+    (col2im_stride1 walks the same runs the other way, as its adjoint: see im2col_stride1_rows.)"""
     N, C, Hp, Wp = xp.shape
     run = (OH - 1) * Wp + OW
     wide = OH * Wp
@@ -98,6 +100,7 @@ def im2col_stride1(xp, KH, KW, dh, dw, OH, OW, zero_junk, col):
 
 @njit(cache=True, error_model="numpy")
 def col2im_stride1(col, KH, KW, dh, dw, OH, OW, out):
+    # (the same walk as im2col_stride1, the copy reversed into a sum)
     # the adjoint of im2col_stride1: out (N, C, Hp, Wp) = scatter-add of the OW real columns of
     # each output row of col's runs (the junk columns are skipped, not added: they are zero only
     # while the weights are finite)
@@ -126,6 +129,8 @@ def col2im_stride1(col, KH, KW, dh, dw, OH, OW, out):
 def im2col_stride1_rows(xp, KH, KW, dh, dw, OH, OW, col):
     """Stride 1 on a padded input xp (N, C, Hp, Wp): col (C*KH*KW, N, OH*OW), one contiguous
     row of OW elements per output row (no junk columns; see ops.conv._wide)."""
+    # (col2im_stride1_rows walks the same rows the other way; each of the three im2col / col2im
+    # pairs is written out as a forward and its adjoint, read side by side)
     N, C, Hp, Wp = xp.shape
     for c in range(C):
         for kh in range(KH):
@@ -143,7 +148,8 @@ def im2col_stride1_rows(xp, KH, KW, dh, dw, OH, OW, col):
 
 @njit(cache=True, error_model="numpy")
 def col2im_stride1_rows(col, KH, KW, dh, dw, OH, OW, out):
-    # the adjoint of im2col_stride1_rows: out (N, C, Hp, Wp) = scatter-add of col's rows
+    # the adjoint of im2col_stride1_rows: out (N, C, Hp, Wp) = scatter-add of col's rows (the
+    # same walk: the copy there is a sum here, into an output zeroed first)
     N, C, Hp, Wp = out.shape
     for n in range(N):
         for c in range(C):
@@ -168,6 +174,7 @@ def col2im_stride1_rows(col, KH, KW, dh, dw, OH, OW, out):
 @njit(cache=True, error_model="numpy")
 def im2col(x, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, col):
     # any stride: x (N, C, H, W) -> col (C*KH*KW, N, OH*OW); zero where the field is in the padding
+    # (col2im is the same walk the other way, as its adjoint: see im2col_stride1_rows)
     N, C, H, W = x.shape
     col4 = col.reshape(col.shape[0], N, OH, OW)
     for c in range(C):
@@ -195,7 +202,8 @@ def im2col(x, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, col):
 
 @njit(cache=True, error_model="numpy")
 def col2im(col, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, out):
-    # the adjoint of im2col: out (N, C, H, W) = scatter-add of col (C*KH*KW, N, OH*OW)
+    # the adjoint of im2col: out (N, C, H, W) = scatter-add of col (C*KH*KW, N, OH*OW) (the same
+    # walk as im2col, the copy reversed into a sum; only the fields inside the input are visited)
     N, C, H, W = out.shape
     col4 = col.reshape(col.shape[0], N, OH, OW)
     for n in range(N):
@@ -360,6 +368,7 @@ def max_pool2d_forward(x, KH, KW, sh, sw, ph, pw, dh, dw, out, indices):
 @njit(cache=True, error_model="numpy")
 def max_pool2d_backward(grad, indices, out):
     # out: (P, H, W), zeroed here; each output's gradient goes to its argmax
+    # (max_pool2d_gather below is the same walk, transposed: the pair is a map and its adjoint)
     P, H, W = out.shape
     _, OH, OW = grad.shape
     planes = out.reshape(P, H * W)
@@ -401,9 +410,21 @@ def _avg_window(o, stride, pad, k, size):
     return max(start, 0), min(end, size), span
 
 
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _avg_divisor(divisor, count_include_pad, hspan, wspan, h0, h1, w0, w1):
+    # divisor != 0: divisor_override (which PyTorch lets be negative); else the window's area,
+    # counting the padding or not
+    if divisor != 0:
+        return divisor
+    if count_include_pad:
+        return hspan * wspan
+    return (h1 - h0) * (w1 - w0)
+
+
 @njit(cache=True, error_model="numpy")
 def avg_pool2d_forward(x, KH, KW, sh, sw, ph, pw, count_include_pad, divisor, out):
-    # divisor != 0: divisor_override (which PyTorch lets be negative)
+    # (avg_pool2d_backward walks the same windows as its adjoint; the adaptive pair below the same
+    # way with adaptive windows: each pair written out as a map and its adjoint, side by side)
     P, H, W = x.shape
     _, OH, OW = out.shape
     for p in range(P):
@@ -418,17 +439,14 @@ def avg_pool2d_forward(x, KH, KW, sh, sw, ph, pw, count_include_pad, divisor, ou
                 for ih in range(h0, h1):
                     for iw in range(w0, w1):
                         s += x[p, ih, iw]
-                if divisor != 0:
-                    d = divisor
-                elif count_include_pad:
-                    d = hspan * wspan
-                else:
-                    d = (h1 - h0) * (w1 - w0)
-                out[p, oh, ow] = s / d
+                out[p, oh, ow] = s / _avg_divisor(divisor, count_include_pad, hspan, wspan, h0, h1, w0, w1)
 
 
 @njit(cache=True, error_model="numpy")
 def avg_pool2d_backward(grad, KH, KW, sh, sw, ph, pw, count_include_pad, divisor, out):
+    # (avg_pool2d_forward's windows, each spreading its gradient instead of summing, laid out as
+    # adaptive_avg_pool2d_backward; zero the planes, then add into them: the shape of
+    # statistics.select_middle_backward, not its logic)
     P, H, W = out.shape
     _, OH, OW = grad.shape
     for p in range(P):
@@ -441,30 +459,28 @@ def avg_pool2d_backward(grad, KH, KW, sh, sw, ph, pw, count_include_pad, divisor
                 w0, w1, wspan = _avg_window(ow, sw, pw, KW, W)
                 if h0 >= h1 or w0 >= w1:
                     continue
-                if divisor != 0:
-                    d = divisor
-                elif count_include_pad:
-                    d = hspan * wspan
-                else:
-                    d = (h1 - h0) * (w1 - w0)
-                g = grad[p, oh, ow] / d
+                g = grad[p, oh, ow] / _avg_divisor(divisor, count_include_pad, hspan, wspan, h0, h1, w0, w1)
                 for ih in range(h0, h1):
                     for iw in range(w0, w1):
                         out[p, ih, iw] += g
 
 
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _adaptive_window(o, size, out_size):
+    # window of output o over an input of size I pooled to O: [floor(o I / O), ceil((o + 1) I / O))
+    return (o * size) // out_size, -((-(o + 1) * size) // out_size)
+
+
 @njit(cache=True, error_model="numpy")
 def adaptive_avg_pool2d_forward(x, out):
-    # window of output o over an input of size I pooled to O: [floor(o I / O), ceil((o + 1) I / O))
+    # (adaptive_avg_pool2d_backward walks the same windows as its adjoint; see avg_pool2d_forward)
     P, H, W = x.shape
     _, OH, OW = out.shape
     for p in range(P):
         for oh in range(OH):
-            h0 = (oh * H) // OH
-            h1 = -((-(oh + 1) * H) // OH)
+            h0, h1 = _adaptive_window(oh, H, OH)
             for ow in range(OW):
-                w0 = (ow * W) // OW
-                w1 = -((-(ow + 1) * W) // OW)
+                w0, w1 = _adaptive_window(ow, W, OW)
                 s = 0.0
                 for ih in range(h0, h1):
                     for iw in range(w0, w1):
@@ -474,6 +490,8 @@ def adaptive_avg_pool2d_forward(x, out):
 
 @njit(cache=True, error_model="numpy")
 def adaptive_avg_pool2d_backward(grad, out):
+    # (adaptive_avg_pool2d_forward's windows, spreading instead of summing; laid out as
+    # avg_pool2d_backward, zeroing then adding as statistics.select_middle_backward does)
     P, H, W = out.shape
     _, OH, OW = grad.shape
     for p in range(P):
@@ -481,11 +499,9 @@ def adaptive_avg_pool2d_backward(grad, out):
             for iw in range(W):
                 out[p, ih, iw] = 0
         for oh in range(OH):
-            h0 = (oh * H) // OH
-            h1 = -((-(oh + 1) * H) // OH)
+            h0, h1 = _adaptive_window(oh, H, OH)
             for ow in range(OW):
-                w0 = (ow * W) // OW
-                w1 = -((-(ow + 1) * W) // OW)
+                w0, w1 = _adaptive_window(ow, W, OW)
                 g = grad[p, oh, ow] / ((h1 - h0) * (w1 - w0))
                 for ih in range(h0, h1):
                     for iw in range(w0, w1):

@@ -13,99 +13,102 @@ from ._jit import njit
 
 
 # --------------------------------------------------------------------------- gather / scatter
-@njit(cache=True, error_model="numpy")
-def gather_middle(x, index, out):
-    # out[i, j, l] = x[i, index[i, j, l], l]
+# The gather / scatter / index_select family is one walk over the index with a different move at
+# each position: ``move(a, b, i, j, t, l)`` copies between ``a``'s row ``t`` (its dim of size ``n``,
+# the one the index points into) and ``b``'s row ``j``.  The moves and walks are inlined, so each
+# kernel compiles to the loop it would be written out by hand (measured: the same speed).
+@njit(inline="always", error_model="numpy")
+def _gather_move(x, out, i, j, t, l):
+    out[i, j, l] = x[i, t, l]
+
+
+@njit(inline="always", error_model="numpy")
+def _scatter_add_move(out, src, i, j, t, l):
+    out[i, t, l] += src[i, j, l]
+
+
+@njit(inline="always", error_model="numpy")
+def _scatter_move(out, src, i, j, t, l):
+    out[i, t, l] = src[i, j, l]
+
+
+@njit(inline="always", error_model="numpy")
+def _fill_move(out, value, i, j, t, l):
+    out[i, t, l] = value
+
+
+@njit(inline="always", error_model="numpy")
+def _walk_index_middle(index, move, a, b):
+    # index: (outer, k, inner), one row of ``a`` per position; moves up to the first index out
+    # of range and returns its flat position (-1 when all are in range).  (_walk_index_vector is
+    # the same walk for a 1-D index, which is checked whole before anything moves.)
     outer, k, inner = index.shape
-    n = x.shape[1]
+    n = a.shape[1]
     for i in range(outer):
         for j in range(k):
             for l in range(inner):
                 t = index[i, j, l]
                 if t < 0 or t >= n:
                     return (i * k + j) * inner + l
-                out[i, j, l] = x[i, t, l]
+                move(a, b, i, j, t, l)
     return -1
+
+
+@njit(cache=True, error_model="numpy")
+def gather_middle(x, index, out):
+    # out[i, j, l] = x[i, index[i, j, l], l]
+    return _walk_index_middle(index, _gather_move, x, out)
 
 
 @njit(cache=True, error_model="numpy")
 def scatter_add_middle(out, index, src):
     # out[i, index[i, j, l], l] += src[i, j, l]: repeated indices accumulate (gather's gradient)
-    outer, k, inner = index.shape
-    n = out.shape[1]
-    for i in range(outer):
-        for j in range(k):
-            for l in range(inner):
-                t = index[i, j, l]
-                if t < 0 or t >= n:
-                    return (i * k + j) * inner + l
-                out[i, t, l] += src[i, j, l]
-    return -1
+    return _walk_index_middle(index, _scatter_add_move, out, src)
 
 
 @njit(cache=True, error_model="numpy")
 def scatter_middle(out, index, src):
     # out[i, index[i, j, l], l] = src[i, j, l] (the last write wins, as on PyTorch's CPU)
-    outer, k, inner = index.shape
-    n = out.shape[1]
-    for i in range(outer):
-        for j in range(k):
-            for l in range(inner):
-                t = index[i, j, l]
-                if t < 0 or t >= n:
-                    return (i * k + j) * inner + l
-                out[i, t, l] = src[i, j, l]
-    return -1
+    return _walk_index_middle(index, _scatter_move, out, src)
 
 
 @njit(cache=True, error_model="numpy")
 def scatter_fill_middle(out, index, value):
     # out[i, index[i, j, l], l] = value
-    outer, k, inner = index.shape
-    n = out.shape[1]
-    for i in range(outer):
-        for j in range(k):
-            for l in range(inner):
-                t = index[i, j, l]
-                if t < 0 or t >= n:
-                    return (i * k + j) * inner + l
-                out[i, t, l] = value
-    return -1
+    return _walk_index_middle(index, _fill_move, out, value)
 
 
 # --------------------------------------------------------------------------- index_select
-@njit(cache=True, error_model="numpy")
-def index_select_middle(x, index, out):
-    # out[i, j, l] = x[i, index[j], l]; every index is checked before anything is written
-    n = x.shape[1]
+@njit(inline="always", error_model="numpy")
+def _walk_index_vector(index, move, a, b):
+    # index: (k,), the same row of ``a`` for every i and l of ``b`` (outer, k, inner).  Every
+    # index is checked before anything is moved; returns the first one out of range (or -1).
+    # (Not _walk_index_middle: one index per row, checked whole first, as PyTorch's index_select.)
+    n = a.shape[1]
     for j in range(index.size):
         if index[j] < 0 or index[j] >= n:
             return j
-    outer, k, inner = out.shape
+    outer, k, inner = b.shape
     for i in range(outer):
         for j in range(k):
             t = index[j]
             for l in range(inner):
-                out[i, j, l] = x[i, t, l]
+                move(a, b, i, j, t, l)
     return -1
+
+
+@njit(cache=True, error_model="numpy")
+def index_select_middle(x, index, out):
+    # out[i, j, l] = x[i, index[j], l]
+    return _walk_index_vector(index, _gather_move, x, out)
 
 
 @njit(cache=True, error_model="numpy")
 def index_add_middle(out, index, src):
     # out[i, index[j], l] += src[i, j, l]: index_select's gradient (repeated indices accumulate).
     # The index may have been changed (through ``.data``) since the forward checked it, so it
-    # is checked again before anything is written.
-    n = out.shape[1]
-    for j in range(index.size):
-        if index[j] < 0 or index[j] >= n:
-            return j
-    outer, k, inner = src.shape
-    for i in range(outer):
-        for j in range(k):
-            t = index[j]
-            for l in range(inner):
-                out[i, t, l] += src[i, j, l]
-    return -1
+    # is checked again (by the walk) before anything is written.
+    return _walk_index_vector(index, _scatter_add_move, out, src)
 
 
 # --------------------------------------------------------------------------- roll
@@ -125,6 +128,7 @@ def roll_middle(x, shift, out):
 # --------------------------------------------------------------------------- tril / triu
 @njit(cache=True, error_model="numpy")
 def trilu_forward(x, diagonal, lower, out):
+    # (a plain triple loop: the shape of statistics.logsumexp_middle_backward, not its logic)
     # x, out: (batch, rows, cols).  tril keeps column - row <= diagonal, triu keeps
     # column - row >= diagonal; the rest is zero (all-zero bits: 0, +0.0, False).
     batch, rows, cols = x.shape

@@ -51,12 +51,58 @@ def _row_dot(a, b):
     return s
 
 
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _row_max(a):
+    m = a[0]
+    for j in range(1, a.size):
+        v = a[j]
+        m = v if v > m else m
+    return m
+
+
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _shifted_exps_down_middle(x, i, m, s, out):
+    # The softmax family's first passes over a dim other than the last, walking unit-stride rows:
+    # m[k] = max over j of x[i, j, k]; out[i, j, k] = exp(x[i, j, k] - m[k]); s[k] = their sum
+    n = x.shape[1]
+    for k in range(m.size):
+        m[k] = x[i, 0, k]
+        s[k] = 0.0
+    for j in range(1, n):
+        row = x[i, j]
+        for k in range(m.size):
+            v = row[k]
+            m[k] = v if v > m[k] else m[k]
+    for j in range(n):
+        row = x[i, j]
+        orow = out[i, j]
+        for k in range(m.size):
+            e = _exp(row[k] - m[k])
+            orow[k] = e
+            s[k] += e
+
+
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _softmax_family_forward(x, out, row_kernel, finish_down_middle):
+    # softmax and log_softmax differ only in their kernel over a unit-stride row (inner == 1) and
+    # in their last pass over a dim other than the last (after _shifted_exps_down_middle)
+    outer, n, inner = x.shape
+    if inner == 1:
+        x2 = x.reshape(outer, n)
+        o2 = out.reshape(outer, n)
+        for i in range(outer):
+            row_kernel(x2[i], o2[i])
+        return
+    m = np.empty(inner, x.dtype)
+    s = np.empty(inner, np.float64)
+    for i in range(outer):
+        _shifted_exps_down_middle(x, i, m, s, out)
+        finish_down_middle(x, i, m, s, out)
+
+
 @njit(cache=True, error_model="numpy")
 def _softmax_row(x, out):
-    m = x[0]
-    for j in range(1, x.size):
-        v = x[j]
-        m = v if v > m else m
+    m = _row_max(x)
     for j in range(x.size):
         out[j] = _exp(x[j] - m)
     r = 1.0 / _row_sum(out)
@@ -64,45 +110,28 @@ def _softmax_row(x, out):
         out[j] *= r
 
 
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _softmax_finish_down_middle(x, i, m, s, out):
+    # out[i, j, k] holds exp(x - max): divide by the sum s[k]
+    for k in range(s.size):
+        s[k] = 1.0 / s[k]
+    for j in range(x.shape[1]):
+        orow = out[i, j]
+        for k in range(s.size):
+            orow[k] *= s[k]
+
+
 @njit(cache=True, error_model="numpy")
 def softmax_forward(x, out):
     # exp(x - max) / sum: the max shift keeps every exp <= 1, so nothing overflows
-    outer, n, inner = x.shape
-    if inner == 1:
-        x2 = x.reshape(outer, n)
-        o2 = out.reshape(outer, n)
-        for i in range(outer):
-            _softmax_row(x2[i], o2[i])
-        return
-    m = np.empty(inner, x.dtype)
-    s = np.empty(inner, np.float64)
-    for i in range(outer):
-        for k in range(inner):
-            m[k] = x[i, 0, k]
-            s[k] = 0.0
-        for j in range(1, n):
-            row = x[i, j]
-            for k in range(inner):
-                v = row[k]
-                m[k] = v if v > m[k] else m[k]
-        for j in range(n):
-            row = x[i, j]
-            orow = out[i, j]
-            for k in range(inner):
-                e = _exp(row[k] - m[k])
-                orow[k] = e
-                s[k] += e
-        for k in range(inner):
-            s[k] = 1.0 / s[k]
-        for j in range(n):
-            orow = out[i, j]
-            for k in range(inner):
-                orow[k] *= s[k]
+    _softmax_family_forward(x, out, _softmax_row, _softmax_finish_down_middle)
 
 
 @njit(cache=True, error_model="numpy")
 def softmax_backward(grad, y, out):
     # dx = y * (g - sum(g * y))
+    # (the same layout switch as log_softmax_backward's, written out in each: as shared helpers
+    # taking the row and column kernels they measured ~10% slower on small tensors)
     outer, n, inner = y.shape
     if inner == 1:
         g2 = grad.reshape(outer, n)
@@ -137,10 +166,7 @@ def softmax_backward(grad, y, out):
 
 @njit(cache=True, error_model="numpy")
 def _log_softmax_row(x, out):
-    m = x[0]
-    for j in range(1, x.size):
-        v = x[j]
-        m = v if v > m else m
+    m = _row_max(x)
     for j in range(x.size):
         out[j] = _exp(x[j] - m)
     # (x - max) - log(sum), not x - (max + log(sum)): for |x| >~ 1e8 (float32) the sum's
@@ -150,43 +176,29 @@ def _log_softmax_row(x, out):
         out[j] = (x[j] - m) - log_sum
 
 
+@njit(cache=True, error_model="numpy", forceinline=True)
+def _log_softmax_finish_down_middle(x, i, m, s, out):
+    # (x - max) - log(sum); the exps left in out are overwritten (storing them in the shared pass
+    # costs nothing measurable)
+    for k in range(s.size):
+        s[k] = vmath.log(s[k])
+    for j in range(x.shape[1]):
+        row = x[i, j]
+        orow = out[i, j]
+        for k in range(s.size):
+            orow[k] = (row[k] - m[k]) - s[k]
+
+
 @njit(cache=True, error_model="numpy")
 def log_softmax_forward(x, out):
     # (x - max) - log(sum(exp(x - max)))
-    outer, n, inner = x.shape
-    if inner == 1:
-        x2 = x.reshape(outer, n)
-        o2 = out.reshape(outer, n)
-        for i in range(outer):
-            _log_softmax_row(x2[i], o2[i])
-        return
-    m = np.empty(inner, x.dtype)
-    s = np.empty(inner, np.float64)
-    for i in range(outer):
-        for k in range(inner):
-            m[k] = x[i, 0, k]
-            s[k] = 0.0
-        for j in range(1, n):
-            row = x[i, j]
-            for k in range(inner):
-                v = row[k]
-                m[k] = v if v > m[k] else m[k]
-        for j in range(n):
-            row = x[i, j]
-            for k in range(inner):
-                s[k] += _exp(row[k] - m[k])
-        for k in range(inner):
-            s[k] = vmath.log(s[k])
-        for j in range(n):
-            row = x[i, j]
-            orow = out[i, j]
-            for k in range(inner):
-                orow[k] = (row[k] - m[k]) - s[k]
+    _softmax_family_forward(x, out, _log_softmax_row, _log_softmax_finish_down_middle)
 
 
 @njit(cache=True, error_model="numpy")
 def log_softmax_backward(grad, y, out):
     # dx = g - exp(y) * sum(g)
+    # (laid out as softmax_backward, which says why it is not shared)
     outer, n, inner = y.shape
     if inner == 1:
         g2 = grad.reshape(outer, n)
@@ -228,7 +240,7 @@ def cross_entropy_forward(x, target, weight, ignore_index, smoothing, row_max, l
     count of them).  The two row statistics are kept apart, never added: max + log_sum would
     round log_sum away when |max| is large (1e8 in float32), and softmax = exp(x - max - log_sum).
     The logits of a row are copied to a unit-stride buffer first (for inner > 1), so that the
-    exp loop vectorises.
+    exp loop vectorises.  (nll_loss_forward starts with the same accumulators.)
     """
     N, C, inner = x.shape
     has_w = weight.size > 0
@@ -255,10 +267,7 @@ def cross_entropy_forward(x, target, weight, ignore_index, smoothing, row_max, l
                 r = 0
                 for j in range(C):
                     rows[0, j] = x[i, j, k]
-            m = rows[r, 0]
-            for j in range(1, C):
-                v = rows[r, j]
-                m = v if v > m else m
+            m = _row_max(rows[r])
             for j in range(C):
                 exps[j] = _exp(rows[r, j] - m)
             ls = vmath.log(_row_sum(exps))
@@ -323,7 +332,8 @@ def cross_entropy_backward(grad, reduced, scale, x, target, weight, ignore_index
 
 @njit(cache=True, error_model="numpy")
 def nll_loss_forward(x, target, weight, ignore_index, loss):
-    """x: (N, C, inner) log-probabilities; loss_row = -w_t x[t].  Returns like cross_entropy_forward."""
+    """x: (N, C, inner) log-probabilities; loss_row = -w_t x[t].  Returns like cross_entropy_forward
+    (whose accumulators it starts the same way; the row loops differ: no softmax here)."""
     N, C, inner = x.shape
     has_w = weight.size > 0
     total = 0.0
@@ -450,6 +460,7 @@ def binary_cross_entropy_forward(x, t, w, out):
 @njit(cache=True, error_model="numpy")
 def binary_cross_entropy_backward(grad, reduced, scale, x, t, w, need_x, need_t, gx, gt):
     # d/dx = w (x - t) / max(x (1 - x), 1e-12); d/dt = w (log(1 - x) - log(x))
+    # (the per-element grad scaling is bce_with_logits_backward's too; the formulas differ)
     has_w = w.size > 0
     g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
     for i in range(x.size):
@@ -501,6 +512,7 @@ def bce_with_logits_forward(x, t, w, pw, out):
 def bce_with_logits_backward(grad, reduced, scale, x, t, w, pw, need_x, need_t, gx, gt):
     # d/dx = sigmoid(x) (1 - t + pw t) - pw t;  d/dt = pw softplus(-x) - softplus(x)
     # (= -x without pos_weight)
+    # (binary_cross_entropy_backward scales the grad per element the same way)
     has_w = w.size > 0
     has_pw = pw.size > 0
     g0 = grad[0] * scale if reduced else 0.0  # (unreduced: grad may be empty)
@@ -756,6 +768,7 @@ def _embedding_counts(index, V, padding_idx, scale_grad_by_freq):
 @njit(cache=True, error_model="numpy")
 def embedding_backward(grad, index, padding_idx, scale_grad_by_freq, out):
     # scatter-add the rows of grad into out (zeroed here); the padding row gets nothing
+    # (embedding_backward_transpose below is the same walk as a gather: a map and its adjoint)
     V, D = out.shape
     bad, counts = _embedding_counts(index, V, padding_idx, scale_grad_by_freq)
     if bad:

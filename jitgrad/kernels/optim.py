@@ -20,14 +20,22 @@ def _lerp(start, end, weight, one):
 
 
 @njit(cache=True, error_model="numpy")
+def _l2_decayed_grad(g, p, weight_decay, maximize, zero):
+    # the gradient as PyTorch's loops take it: negated to maximize, plus weight_decay * param
+    # (Adam's differs: its parameter may be decayed in place instead, see adam_step)
+    g = -g if maximize else g
+    if weight_decay != zero:
+        g = g + weight_decay * p
+    return g
+
+
+@njit(cache=True, error_model="numpy")
 def sgd_step(param, grad, momentum_buffer, lr, weight_decay, momentum, one_minus_dampening,
              nesterov, maximize, first_step):
     """SGD with optional weight decay, (Nesterov) momentum and maximisation, in place."""
     zero = param.dtype.type(0)
     for i in range(param.size):
-        g = -grad[i] if maximize else grad[i]
-        if weight_decay != zero:
-            g = g + weight_decay * param[i]
+        g = _l2_decayed_grad(grad[i], param[i], weight_decay, maximize, zero)
         if momentum != zero:
             if first_step:
                 b = g
@@ -81,9 +89,7 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, 
     zero = param.dtype.type(0)
     one = param.dtype.type(1)
     for i in range(param.size):
-        g = -grad[i] if maximize else grad[i]
-        if weight_decay != zero:
-            g = g + weight_decay * param[i]
+        g = _l2_decayed_grad(grad[i], param[i], weight_decay, maximize, zero)
         s = square_avg[i] * alpha
         s = s + one_minus_alpha * g * g
         square_avg[i] = s
@@ -109,9 +115,7 @@ def adagrad_step(param, grad, state_sum, neg_clr, eps, weight_decay, maximize):
     zero = param.dtype.type(0)
     one = param.dtype.type(1)
     for i in range(param.size):
-        g = -grad[i] if maximize else grad[i]
-        if weight_decay != zero:
-            g = g + weight_decay * param[i]
+        g = _l2_decayed_grad(grad[i], param[i], weight_decay, maximize, zero)
         s = state_sum[i] + one * g * g
         state_sum[i] = s
         std = np.sqrt(s) + eps

@@ -1,13 +1,14 @@
-"""Pointwise kernels of the wider op library: unary math, activations, and the selection ops
-(maximum/minimum, where, masked_fill, lerp, atan2).
+"""Pointwise kernels of the wider op library: activations, where, masked_fill and lerp.  (The
+unary math ops' loops and maximum/minimum/atan2's are generated from their declarations, as
+math on one element, in ``ops/unary.py`` and ``ops/pointwise.py``.)  These loops are
+``@twin``s: one ``prange`` source compiled serial and parallel (see ``kernels/elementwise.py``).
 
 The conventions of ``kernels/elementwise.py`` hold: flat, C-contiguous 1-D arrays (the Python
 layer ravels and broadcasts first), ``out`` last and write-only; a unary backward kernel is
 ``name_backward(grad, x, result, [params,] out)`` and receives whichever of ``x``/``result`` its
 op saved.  Scalar parameters (``beta``, ``alpha`` ...) arrive as scalars of the array's
 dtype (the op layer casts them), so float32 loops stay in float32 and each kernel compiles once
-per dtype.  exp/expm1/log1p/erf/tanh/sigmoid/softplus come from ``kernels/vmath.py``
-(vectorisable); tan, the inverse trigonometric functions, sinh/cosh and atan2 stay on libm.
+per dtype.  erf/tanh/sigmoid/softplus come from ``kernels/vmath.py`` (vectorisable).
 Each forward kernel sits directly above its backward kernel(s); the formulas (and their
 behaviour at kinks, ties and NaN) are PyTorch's ``derivatives.yaml``.
 """
@@ -15,7 +16,9 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from ._jit import njit
+from numba import prange
+
+from ._jit import njit, twin
 
 from . import vmath
 
@@ -35,156 +38,37 @@ _K32, _K64 = (_Consts(*(t(c) for c in (0.5, 1.0, 3.0, _TWO_OVER_SQRT_PI, _INV_SQ
               for t in (np.float32, np.float64))
 
 
-# ----------------------------------------------------------------------------- log1p / expm1
-@njit(cache=True, error_model="numpy")
-def log1p_forward(x, out):
-    for i in range(out.size):
-        out[i] = vmath.log1p(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def log1p_backward(grad, x, result, out):
-    for i in range(out.size):
-        out[i] = grad[i] / (x[i] + 1)
-
-
-@njit(cache=True, error_model="numpy")
-def expm1_forward(x, out):
-    for i in range(out.size):
-        out[i] = vmath.expm1(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def expm1_backward(grad, x, result, out):
-    for i in range(out.size):
-        out[i] = grad[i] * (result[i] + 1)
-
-
-# ----------------------------------------------------------------------------- trigonometric
-@njit(cache=True, error_model="numpy")
-def tan_forward(x, out):
-    for i in range(out.size):
-        out[i] = np.tan(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def tan_backward(grad, x, result, out):
-    # d tan = 1 + tan^2, from the saved result
-    for i in range(out.size):
-        yi = result[i]
-        out[i] = grad[i] * (1 + yi * yi)
-
-
-@njit(cache=True, error_model="numpy")
-def asin_forward(x, out):
-    for i in range(out.size):
-        out[i] = np.arcsin(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def asin_backward(grad, x, result, out):
-    for i in range(out.size):
-        xi = x[i]
-        out[i] = grad[i] / np.sqrt(1 - xi * xi)
-
-
-@njit(cache=True, error_model="numpy")
-def acos_forward(x, out):
-    for i in range(out.size):
-        out[i] = np.arccos(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def acos_backward(grad, x, result, out):
-    for i in range(out.size):
-        xi = x[i]
-        out[i] = -grad[i] / np.sqrt(1 - xi * xi)
-
-
-@njit(cache=True, error_model="numpy")
-def atan_forward(x, out):
-    for i in range(out.size):
-        out[i] = np.arctan(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def atan_backward(grad, x, result, out):
-    for i in range(out.size):
-        xi = x[i]
-        out[i] = grad[i] / (1 + xi * xi)
-
-
-@njit(cache=True, error_model="numpy")
-def sinh_forward(x, out):
-    for i in range(out.size):
-        out[i] = np.sinh(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def sinh_backward(grad, x, result, out):
-    for i in range(out.size):
-        out[i] = grad[i] * np.cosh(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def cosh_forward(x, out):
-    for i in range(out.size):
-        out[i] = np.cosh(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def cosh_backward(grad, x, result, out):
-    for i in range(out.size):
-        out[i] = grad[i] * np.sinh(x[i])
-
-
-# ----------------------------------------------------------------------------- erf
-@njit(cache=True, error_model="numpy")
-def erf_forward(x, out):
-    for i in range(out.size):
-        out[i] = vmath.erf(x[i])
-
-
-@njit(cache=True, error_model="numpy")
-def erf_backward(grad, x, result, out):
-    # d erf = 2/sqrt(pi) exp(-x^2)
-    for i in range(out.size):
-        xi = x[i]
-        k = _K32 if isinstance(xi, np.float32) else _K64
-        out[i] = grad[i] * k.two_over_sqrt_pi * vmath.exp(-xi * xi)
-
-
 # ----------------------------------------------------------------------------- activations
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def softplus_forward(x, beta, threshold, out):
     # log(1 + exp(beta x)) / beta, and x itself once beta x > threshold (PyTorch's cut-off);
     # beta and threshold come in x's dtype
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         z = xi * beta
         out[i] = xi if z > threshold else vmath.softplus(z) / beta
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def softplus_backward(grad, x, result, beta, threshold, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         z = x[i] * beta
         out[i] = grad[i] if z > threshold else grad[i] * vmath.sigmoid(z)
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def gelu_forward(x, out):
     # x * Phi(x), Phi the standard normal CDF
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         k = _K32 if isinstance(xi, np.float32) else _K64
         out[i] = k.half * xi * (k.one + vmath.erf(xi * k.inv_sqrt_2))
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def gelu_backward(grad, x, result, out):
     # Phi(x) + x * phi(x)
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         k = _K32 if isinstance(xi, np.float32) else _K64
         cdf = k.half * (k.one + vmath.erf(xi * k.inv_sqrt_2))
@@ -192,19 +76,19 @@ def gelu_backward(grad, x, result, out):
         out[i] = grad[i] * (cdf + xi * pdf)
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def gelu_tanh_forward(x, out):
     # approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         k = _K32 if isinstance(xi, np.float32) else _K64
         inner = k.tanh_beta * (xi + k.tanh_kappa * xi * xi * xi)
         out[i] = k.half * xi * (k.one + vmath.tanh(inner))
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def gelu_tanh_backward(grad, x, result, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         k = _K32 if isinstance(xi, np.float32) else _K64
         x_sq = xi * xi
@@ -214,168 +98,95 @@ def gelu_tanh_backward(grad, x, result, out):
         out[i] = grad[i] * (left_derivative + right_derivative)
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def silu_forward(x, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         out[i] = xi * vmath.sigmoid(xi)
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def silu_backward(grad, x, result, out):
     # sigmoid(x) (1 + x (1 - sigmoid(x)))
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         k = _K32 if isinstance(xi, np.float32) else _K64
         s = vmath.sigmoid(xi)
         out[i] = grad[i] * s * (k.one + xi * (k.one - s))
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def leaky_relu_forward(x, negative_slope, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         out[i] = xi if xi > 0 else xi * negative_slope
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def leaky_relu_backward(grad, x, result, negative_slope, out):
     # the slope applies at 0 too; ``x`` may be the result (LeakyReluBackward1): same sign
-    for i in range(out.size):
+    for i in prange(out.size):
         out[i] = grad[i] if x[i] > 0 else grad[i] * negative_slope
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def elu_forward(x, alpha, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         out[i] = alpha * vmath.expm1(xi) if xi <= 0 else xi
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def elu_backward(grad, x, result, alpha, out):
     # EluBackward0, from the input: alpha exp(x) for x <= 0 (so alpha at 0)
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         out[i] = grad[i] * alpha * vmath.exp(xi) if xi <= 0 else grad[i]
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def elu_result_backward(grad, x, result, alpha, out):
     # EluBackward1 (in-place elu_), from the result: alpha exp(x) = result + alpha
-    for i in range(out.size):
+    for i in prange(out.size):
         yi = result[i]
         out[i] = grad[i] * (yi + alpha) if yi <= 0 else grad[i]
 
 
-@njit(cache=True, error_model="numpy")
-def hardtanh_forward(x, min_val, max_val, out):
-    # a clamp: NaN propagates
-    for i in range(out.size):
-        xi = x[i]
-        if xi < min_val:
-            xi = min_val
-        if xi > max_val:
-            xi = max_val
-        out[i] = xi
-
-
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def hardtanh_backward(grad, x, result, min_val, max_val, out):
     # unlike clamp, the gradient is zero at the bounds themselves; and at NaN, as PyTorch's
     # vectorised kernel computes it (its scalar tail, for the last few elements, passes it through)
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         out[i] = grad[i] if (xi > min_val and xi < max_val) else 0
 
 
 # ----------------------------------------------------------------------------- sign
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def sign_forward(x, out):
     # 1, -1 or 0; NaN gives 0, as in PyTorch
-    for i in range(out.size):
+    for i in prange(out.size):
         xi = x[i]
         out[i] = 1 if xi > 0 else (-1 if xi < 0 else 0)
 
 
-# ----------------------------------------------------------------------------- maximum / minimum
-@njit(cache=True, error_model="numpy")
-def maximum_forward(a, b, out):
-    # NaN in either operand propagates; a tie (0. vs -0.) gives b, as PyTorch's vectorised
-    # loop does (its scalar loop, used for a tensor of a few elements, gives a)
-    for i in range(out.size):
-        ai = a[i]
-        bi = b[i]
-        out[i] = ai if (ai > bi or ai != ai) else bi
-
-
-@njit(cache=True, error_model="numpy")
-def minimum_forward(a, b, out):
-    for i in range(out.size):
-        ai = a[i]
-        bi = b[i]
-        out[i] = ai if (ai < bi or ai != ai) else bi
-
-
-@njit(cache=True, error_model="numpy")
-def maximum_backward(grad, a, b, out):
-    # d max(a, b)/da: all of grad where a > b, half on a tie, none where a < b (NaN: all).
-    # The same kernel serves the three other cases by argument order:
-    # d max/db = maximum_backward(g, b, a), d min/da = maximum_backward(g, b, a), d min/db = (g, a, b).
-    for i in range(out.size):
-        ai = a[i]
-        bi = b[i]
-        if ai == bi:
-            out[i] = grad[i] / 2
-        elif ai < bi:
-            out[i] = 0
-        else:
-            out[i] = grad[i]
-
-
-# ----------------------------------------------------------------------------- atan2
-@njit(cache=True, error_model="numpy")
-def atan2_forward(a, b, out):
-    for i in range(out.size):
-        out[i] = math.atan2(a[i], b[i])
-
-
-@njit(cache=True, error_model="numpy")
-def atan2_backward_self(grad, a, b, out):
-    # grad * b / (a^2 + b^2), in PyTorch's order; 0 where a^2 + b^2 == 0 (at the origin)
-    for i in range(out.size):
-        ai = a[i]
-        bi = b[i]
-        d = ai * ai + bi * bi
-        out[i] = grad[i] * bi * (0 if d == 0 else 1 / d)
-
-
-@njit(cache=True, error_model="numpy")
-def atan2_backward_other(grad, a, b, out):
-    for i in range(out.size):
-        ai = a[i]
-        bi = b[i]
-        d = ai * ai + bi * bi
-        out[i] = grad[i] * -ai * (0 if d == 0 else 1 / d)
-
-
 # ----------------------------------------------------------------------------- where / masked_fill
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def where_forward(condition, a, b, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         out[i] = a[i] if condition[i] else b[i]
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def where_backward(grad, condition, branch, out):
     # the gradient of one branch of where: grad where condition == branch, else 0
-    for i in range(out.size):
+    for i in prange(out.size):
         out[i] = grad[i] if condition[i] == branch else 0
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def masked_fill_forward(x, mask, value, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         out[i] = value if mask[i] else x[i]
 
 
@@ -409,9 +220,9 @@ def lerp_scalar_backward(grad, weight, grad_a, grad_b):
         grad_b[i] = g * weight
 
 
-@njit(cache=True, error_model="numpy")
+@twin(error_model="numpy")
 def lerp_forward(a, b, weight, out):
-    for i in range(out.size):
+    for i in prange(out.size):
         w = weight[i]
         if abs(w) < 0.5:
             out[i] = a[i] + w * (b[i] - a[i])

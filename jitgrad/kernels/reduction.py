@@ -12,11 +12,12 @@ behaviour (no ``nnan``/``ninf``).  The order depends only on the length, so a
 sum is reproducible run to run; the parallel twin splits it differently (last bits may differ).
 """
 import math
+import sys
 
 import numpy as np
 from numba import prange
 
-from ._jit import njit
+from ._jit import PARALLEL, njit, pair  # noqa: F401 (PARALLEL: the op layer's table)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -103,6 +104,7 @@ def _sgn(v):
 
 @njit(cache=True, error_model="numpy")
 def norm_middle_backward(grad, x, norm, p, out):
+    # (statistics.ties_middle_backward has this case-by-case shape, with other logic)
     # PyTorch's norm_backward, case by case (p == 0 has no gradient: the caller returns None):
     # p == 2: g * x / norm; p == +-inf: the gradient shared equally among the entries attaining
     # the norm (or NaN); p < 1: sgn(x) |x|^(p-1) g norm^(1-p), 0 where x == 0; otherwise
@@ -144,8 +146,9 @@ def norm_middle_backward(grad, x, norm, p, out):
                         out[i, j, k] = v * abs(v) ** (p - 2) * scale
 
 
-# Serial kernel -> parallel twin, and the size from which the twin is used: measured as in
+# The parallel sum adds in another order (blocks per thread), so it is its own loop, paired with
+# the serial one by hand; and the size from which it is used: measured as in
 # kernels/elementwise.py, the vectorised serial sum is so cheap (~0.04 ns/element) that the
 # twin breaks even only at ~64k elements and halves the time from 128k on.
-PARALLEL = {sum_all_forward: sum_all_forward_parallel}
+pair(sum_all_forward, sum_all_forward_parallel, sys.modules[__name__])
 PARALLEL_THRESHOLD = 1 << 17

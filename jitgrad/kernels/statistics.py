@@ -15,9 +15,20 @@ from . import vmath
 
 
 # ----------------------------------------------------------------------------- max / min
-@njit(cache=True, error_model="numpy")
-def max_middle_forward(x, values, indices):
-    # the first maximum of each slice; NaN beats everything (the first NaN wins), as in PyTorch
+@njit(inline="always", error_model="numpy")
+def _greater(v, best):
+    return v > best
+
+
+@njit(inline="always", error_model="numpy")
+def _less(v, best):
+    return v < best
+
+
+@njit(inline="always", error_model="numpy")
+def _first_extreme_middle(x, values, indices, beats):
+    # the first element of each slice that no later one beats; NaN beats everything (the first
+    # NaN wins), as in PyTorch
     outer, n, inner = x.shape
     for i in range(outer):
         for k in range(inner):
@@ -27,30 +38,26 @@ def max_middle_forward(x, values, indices):
             for k in range(inner):
                 v = x[i, j, k]
                 best = values[i, k]
-                if v > best or (v != v and best == best):
+                if beats(v, best) or (v != v and best == best):
                     values[i, k] = v
                     indices[i, k] = j
+
+
+@njit(cache=True, error_model="numpy")
+def max_middle_forward(x, values, indices):
+    _first_extreme_middle(x, values, indices, _greater)
 
 
 @njit(cache=True, error_model="numpy")
 def min_middle_forward(x, values, indices):
-    outer, n, inner = x.shape
-    for i in range(outer):
-        for k in range(inner):
-            values[i, k] = x[i, 0, k]
-            indices[i, k] = 0
-        for j in range(1, n):
-            for k in range(inner):
-                v = x[i, j, k]
-                best = values[i, k]
-                if v < best or (v != v and best == best):
-                    values[i, k] = v
-                    indices[i, k] = j
+    _first_extreme_middle(x, values, indices, _less)
 
 
 @njit(cache=True, error_model="numpy")
 def select_middle_backward(grad, indices, out):
-    # max(dim)/min(dim): each slice's gradient goes to the one selected element
+    # max(dim)/min(dim): each slice's gradient goes to the one selected element (zeroing then
+    # adding is also conv.avg_pool2d_backward's and adaptive_avg_pool2d_backward's shape, with
+    # other logic)
     outer, n, inner = out.shape
     for i in range(outer):
         for j in range(n):
@@ -62,6 +69,7 @@ def select_middle_backward(grad, indices, out):
 
 @njit(cache=True, error_model="numpy")
 def ties_middle_backward(grad, x, result, nan_is_tie, out):
+    # (the case-by-case shape of reduction.norm_middle_backward, not its logic)
     # amax/amin and max()/min(): grad shared equally among the elements equal to the result.
     # amax/amin: PyTorch computes (grad / count) * mask: a NaN result matches nothing, so amax
     # spreads NaN (0 * inf), and so does a NaN/inf grad.  max() without dim (nan_is_tie) counts
@@ -91,7 +99,9 @@ def ties_middle_backward(grad, x, result, nan_is_tie, out):
 # ----------------------------------------------------------------------------- prod
 @njit(cache=True, error_model="numpy")
 def prod_middle_forward(x, one, out):
-    # ``one`` is the accumulator's unit: 1.0 (float64) for floats, 1 (int64) for integers
+    # ``one`` is the accumulator's unit: 1.0 (float64) for floats, 1 (int64) for integers.
+    # (cumprod_middle_forward is this loop storing every partial product; kept apart so this
+    # one writes each result once)
     outer, n, inner = x.shape
     acc = np.full(inner, one)
     for i in range(outer):
@@ -220,7 +230,7 @@ def logsumexp_middle_forward(x, out):
 
 @njit(cache=True, error_model="numpy")
 def logsumexp_middle_backward(grad, x, result, out):
-    # softmax times grad: exp(x - logsumexp)
+    # softmax times grad: exp(x - logsumexp) (joining.trilu_forward has this loop's shape only)
     outer, n, inner = x.shape
     for i in range(outer):
         for j in range(n):
@@ -232,6 +242,7 @@ def logsumexp_middle_backward(grad, x, result, out):
 @njit(cache=True, error_model="numpy")
 def cumsum_middle_forward(x, zero, out):
     # ``zero``: 0.0 (float64 accumulation) for floats, 0 (int64) for integers
+    # (cumprod_middle_forward's loop with a sum: one jitted loop per operation, as for prod / cumprod)
     outer, n, inner = x.shape
     acc = np.full(inner, zero)
     for i in range(outer):
@@ -259,6 +270,7 @@ def reverse_cumsum_middle(grad, out):
 
 @njit(cache=True, error_model="numpy")
 def cumprod_middle_forward(x, one, out):
+    # (prod_middle_forward's loop, storing every partial product)
     outer, n, inner = x.shape
     acc = np.full(inner, one)
     for i in range(outer):

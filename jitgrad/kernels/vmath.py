@@ -228,16 +228,31 @@ _F64 = _consts(
 # calling kernel's loop and vectorises it.  ``k`` is the constant set of x's dtype, resolved
 # while typing.
 @njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
+def _horner(c, z):
+    """c[0] + c[1] z + c[2] z**2 + ..., by Horner's rule from the highest coefficient (every
+    polynomial here: exp's, log's, tanh's and erf's fits)."""
+    p = c[len(c) - 1]
+    for j in range(len(c) - 2, -1, -1):
+        p = p * z + c[j]
+    return p
+
+
+@njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
+def _exp_of_clamped(a, k):
+    """e**a for ``a`` already clamped into [exp_lo, exp_hi] (never NaN): the core exp, tanh,
+    sigmoid, softplus and erf share (expm1 and float32 sigmoid keep the pieces apart)."""
+    n = (a * k.log2e + k.shifter) - k.shifter  # round(a / ln2) without a libm call
+    r = (a - n * k.ln2_hi) - n * k.ln2_lo  # |r| <= ln2 / 2
+    p = _horner(k.exp_p, r)
+    return _mul_pow2(k.one + (r + r * r * p), n)
+
+
+@njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
 def exp(x):
     """e**x."""
     k = _F32 if isinstance(x, np.float32) else _F64
     xc = k.exp_lo if not x >= k.exp_lo else (k.exp_hi if x > k.exp_hi else x)  # NaN -> exp_lo
-    n = (xc * k.log2e + k.shifter) - k.shifter  # round(x / ln2) without a libm call
-    r = (xc - n * k.ln2_hi) - n * k.ln2_lo  # |r| <= ln2 / 2
-    p = k.exp_p[len(k.exp_p) - 1]
-    for j in range(len(k.exp_p) - 2, -1, -1):
-        p = p * r + k.exp_p[j]
-    y = _mul_pow2(k.one + (r + r * r * p), n)
+    y = _exp_of_clamped(xc, k)
     return x if np.isnan(x) else y
 
 
@@ -248,14 +263,38 @@ def expm1(x):
     xc = k.expm1_lo if not x >= k.expm1_lo else (k.exp_hi if x > k.exp_hi else x)
     n = (xc * k.log2e + k.shifter) - k.shifter
     r = (xc - n * k.ln2_hi) - n * k.ln2_lo
-    p = k.exp_p[len(k.exp_p) - 1]
-    for j in range(len(k.exp_p) - 2, -1, -1):
-        p = p * r + k.exp_p[j]
+    p = _horner(k.exp_p, r)
     em = r + r * r * p  # expm1(r)
     # expm1(x) = 2**n (em + 1 - 2**-n): one rounding, exact scaling (2**-n may be subnormal)
     y = _mul_pow2(em + (k.one - _mul_pow2(k.one, -n)), n)
     y = x if abs(x) < k.tiny else y  # keeps -0.0 and the subnormals (expm1(x) == x there)
     return x if np.isnan(x) else y
+
+
+@njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
+def _log_of_reduced(f, e, low, k):
+    # log(m 2**e) for f = m - 1 (sqrt(1/2) <= m < sqrt(2)) and low = e ln2_lo (+ log1p's rounding
+    # correction): log(1 + f) = f - hfsq + s (hfsq + z T(z)) with s = f / (2 + f), in fdlibm's
+    # order: the small terms first, f and e ln2_hi (exact: ln2_hi has few bits) last.  Shared by
+    # log, log1p and softplus.
+    s = f / (k.two + f)
+    z = s * s
+    t = _horner(k.log_t, z)
+    hfsq = k.half * f * f
+    return e * k.ln2_hi - ((hfsq - (s * (hfsq + z * t) + low)) - f)
+
+
+@njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
+def _log1p_of_reduced(x, u, k):
+    # log1p(x) for u = 1 + x rounded, before log1p's special cases (softplus needs none of them)
+    m, e = _split_exponent(u)
+    # u's rounding error as a relative correction (fdlibm): log1p(x) = log(u) + c; each
+    # branch's subtractions are exact (Sterbenz) on its side of u = 2
+    c = ((k.one - (u - x)) if u >= k.two else (x - (u - k.one))) / u
+    small = e == k.zero  # |x| < ~0.41: f = x exactly, no correction
+    f = x if small else m - k.one
+    c = k.zero if small else c
+    return _log_of_reduced(f, e, e * k.ln2_lo + c, k)
 
 
 @njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
@@ -265,16 +304,7 @@ def log(x):
     sub = x < k.tiny
     m, e = _split_exponent(x * k.sub_scale if sub else x)  # x = m 2**e, sqrt(1/2) <= m < sqrt(2)
     e = e - k.sub_k if sub else e
-    # log(1 + f) = f - hfsq + s (hfsq + z T(z)) with s = f / (2 + f), in fdlibm's order: the
-    # small terms first, f and e ln2_hi (exact: ln2_hi has few bits) last
-    f = m - k.one
-    s = f / (k.two + f)
-    z = s * s
-    t = k.log_t[len(k.log_t) - 1]
-    for j in range(len(k.log_t) - 2, -1, -1):
-        t = t * z + k.log_t[j]
-    hfsq = k.half * f * f
-    y = e * k.ln2_hi - ((hfsq - (s * (hfsq + z * t) + e * k.ln2_lo)) - f)
+    y = _log_of_reduced(m - k.one, e, e * k.ln2_lo, k)
     y = -k.inf if x == k.zero else y
     y = k.nan if x < k.zero else y
     return x if (np.isnan(x) or x == k.inf) else y
@@ -284,21 +314,7 @@ def log(x):
 def log1p(x):
     """log(1 + x), accurate near 0."""
     k = _F32 if isinstance(x, np.float32) else _F64
-    u = k.one + x
-    m, e = _split_exponent(u)
-    # u's rounding error as a relative correction (fdlibm): log1p(x) = log(u) + c; each
-    # branch's subtractions are exact (Sterbenz) on its side of u = 2
-    c = ((k.one - (u - x)) if u >= k.two else (x - (u - k.one))) / u
-    small = e == k.zero  # |x| < ~0.41: f = x exactly, no correction
-    f = x if small else m - k.one
-    c = k.zero if small else c
-    s = f / (k.two + f)
-    z = s * s
-    t = k.log_t[len(k.log_t) - 1]
-    for j in range(len(k.log_t) - 2, -1, -1):
-        t = t * z + k.log_t[j]
-    hfsq = k.half * f * f
-    y = e * k.ln2_hi - ((hfsq - (s * (hfsq + z * t) + (e * k.ln2_lo + c))) - f)
+    y = _log1p_of_reduced(x, k.one + x, k)
     y = -k.inf if x == -k.one else y
     y = k.nan if x < -k.one else y
     y = x if (x == k.zero or x == k.inf) else y  # keeps -0.0
@@ -308,22 +324,17 @@ def log1p(x):
 @njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
 def tanh(x):
     """Hyperbolic tangent."""
+    # (laid out as erf: an odd polynomial for small |x|, an exp-based form on a clamped |x|, one
+    # selected per lane; the fits and forms are each function's own)
     k = _F32 if isinstance(x, np.float32) else _F64
     # |x| < 0.625: x + x^3 P(x^2)
     z = x * x
-    p = k.tanh_p[len(k.tanh_p) - 1]
-    for j in range(len(k.tanh_p) - 2, -1, -1):
-        p = p * z + k.tanh_p[j]
+    p = _horner(k.tanh_p, z)
     small = x + x * z * p
     # otherwise 1 - 2 / (e**2|x| + 1): cancels at most a factor 0.8; e = inf gives 1
     a = k.two * abs(x)
     a = k.exp_hi if not a <= k.exp_hi else a  # NaN -> exp_hi (selected at the end)
-    n = (a * k.log2e + k.shifter) - k.shifter
-    r = (a - n * k.ln2_hi) - n * k.ln2_lo
-    p = k.exp_p[len(k.exp_p) - 1]
-    for j in range(len(k.exp_p) - 2, -1, -1):
-        p = p * r + k.exp_p[j]
-    e = _mul_pow2(k.one + (r + r * r * p), n)
+    e = _exp_of_clamped(a, k)
     large = _copysign(k.one - k.two / (e + k.one), x)
     y = small if abs(x) < k.tanh_small else large
     return x if (np.isnan(x) or x == k.zero) else y  # keeps -0.0 (the polynomial gives +0.0)
@@ -344,9 +355,7 @@ def sigmoid(x):
         t = n * k.ln2_lo
         r = r_hi - t
         r_err = (r_hi - r) - t
-        p = k.exp_p[len(k.exp_p) - 1]
-        for j in range(len(k.exp_p) - 2, -1, -1):
-            p = p * r + k.exp_p[j]
+        p = _horner(k.exp_p, r)
         s2 = r * r * p
         q = r + s2
         q_err = (r - q) + s2
@@ -364,12 +373,7 @@ def sigmoid(x):
     k = _F64
     a = -abs(x)
     a = k.exp_lo if not a >= k.exp_lo else a  # e**-|x| <= 1 never overflows; NaN -> exp_lo
-    n = (a * k.log2e + k.shifter) - k.shifter
-    r = (a - n * k.ln2_hi) - n * k.ln2_lo
-    p = k.exp_p[len(k.exp_p) - 1]
-    for j in range(len(k.exp_p) - 2, -1, -1):
-        p = p * r + k.exp_p[j]
-    e = _mul_pow2(k.one + (r + r * r * p), n)
+    e = _exp_of_clamped(a, k)
     y = (k.one if x >= k.zero else e) / (k.one + e)
     return x if np.isnan(x) else y
 
@@ -380,27 +384,9 @@ def softplus(x):
     k = _F32 if isinstance(x, np.float32) else _F64
     a = -abs(x)
     a = k.exp_lo if not a >= k.exp_lo else a  # NaN -> exp_lo (selected at the end)
-    n = (a * k.log2e + k.shifter) - k.shifter
-    r = (a - n * k.ln2_hi) - n * k.ln2_lo
-    p = k.exp_p[len(k.exp_p) - 1]
-    for j in range(len(k.exp_p) - 2, -1, -1):
-        p = p * r + k.exp_p[j]
-    v = _mul_pow2(k.one + (r + r * r * p), n)  # e**-|x| in [0, 1]
-    # log1p(v) as in log1p(), for 0 <= v <= 1 (no special cases)
-    u = k.one + v
-    m, e = _split_exponent(u)
-    c = ((k.one - (u - v)) if u >= k.two else (v - (u - k.one))) / u
-    small = e == k.zero
-    f = v if small else m - k.one
-    c = k.zero if small else c
-    s = f / (k.two + f)
-    z = s * s
-    t = k.log_t[len(k.log_t) - 1]
-    for j in range(len(k.log_t) - 2, -1, -1):
-        t = t * z + k.log_t[j]
-    hfsq = k.half * f * f
-    lp = e * k.ln2_hi - ((hfsq - (s * (hfsq + z * t) + (e * k.ln2_lo + c))) - f)
-    y = (x if x > k.zero else k.zero) + lp
+    v = _exp_of_clamped(a, k)  # e**-|x| in [0, 1]
+    # log1p(v), for 0 <= v <= 1: none of log1p's special cases
+    y = (x if x > k.zero else k.zero) + _log1p_of_reduced(v, k.one + v, k)
     return x if np.isnan(x) else y
 
 
@@ -413,12 +399,11 @@ def log_sigmoid(x):
 @njit(forceinline=True, cache=True, error_model="numpy", fastmath=False)
 def erf(x):
     """The error function."""
+    # (laid out as tanh, which says how; the fits and forms are each function's own)
     k = _F32 if isinstance(x, np.float32) else _F64
     # |x| < erf_small: x + x Q(x^2) (Q = P - 1: x is exact, no binade change)
     z = x * x
-    q = k.erf_p[len(k.erf_p) - 1]
-    for j in range(len(k.erf_p) - 2, -1, -1):
-        q = q * z + k.erf_p[j]
+    q = _horner(k.erf_p, z)
     small = x + x * q
     # otherwise 1 - e**-x^2 R(|x| - c), R's coefficients picked per lane (piecewise fit)
     a = abs(x)
@@ -430,12 +415,7 @@ def erf(x):
     for j in range(len(ra) - 2, -1, -1):
         rr = rr * d + (ra[j] if use_a else rb[j])
     b = -(a * a)  # in [-erf_big**2, 0]: no clamping needed
-    n = (b * k.log2e + k.shifter) - k.shifter
-    r = (b - n * k.ln2_hi) - n * k.ln2_lo
-    p = k.exp_p[len(k.exp_p) - 1]
-    for j in range(len(k.exp_p) - 2, -1, -1):
-        p = p * r + k.exp_p[j]
-    large = _copysign(k.one - _mul_pow2(k.one + (r + r * r * p), n) * rr, x)
+    large = _copysign(k.one - _exp_of_clamped(b, k) * rr, x)
     y = small if abs(x) < k.erf_small else large
     return x if np.isnan(x) else y
 

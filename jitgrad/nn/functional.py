@@ -69,7 +69,7 @@ def _addmm_graph(node, grads):
     return (gb, g1, g2)
 
 
-_AddmmNode = _registry.define_node("AddmmBackward0", _addmm_backward, _addmm_graph)
+_AddmmNode = _registry.define_node("AddmmBackward0", _addmm_backward, _addmm_graph, owns_grads=True)  # (fresh arrays)
 
 
 def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:

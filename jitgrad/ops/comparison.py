@@ -52,6 +52,7 @@ def _compare(ufunc, name):
     return op
 
 
+# (one declaration a line: the same shape as ops/inplace.py's add_ = _inplace(...) table, no logic to share)
 eq = _compare(np.equal, "eq")
 ne = _compare(np.not_equal, "ne")
 lt = _compare(np.less, "lt")
@@ -310,9 +311,12 @@ def _clamp_tensor_backward(node, grads):
 
 _ClampTensorNode = define_node("ClampBackward0", _clamp_tensor_backward)
 
-for _name, _fn in [("eq", eq), ("ne", ne), ("lt", lt), ("le", le), ("gt", gt), ("ge", ge)]:
-    register(OpInfo(_name, "", _fn, differentiable=False))
-    setattr(Tensor, f"__{_name}__", _fn.dunder)
+# the operators are the ops' own dunder closures; greater, less, ... are PyTorch's Tensor-method
+# spellings (not added as jitgrad.<name> functions)
+for _name, _fn, _spellings in [("eq", eq, ()), ("ne", ne, ("not_equal",)), ("lt", lt, ("less",)),
+                               ("le", le, ("less_equal",)), ("gt", gt, ("greater",)), ("ge", ge, ("greater_equal",))]:
+    register(OpInfo(_name, "", _fn, differentiable=False,
+                    methods={f"__{_name}__": _fn.dunder, **dict.fromkeys(_spellings, _fn)}))
 for _name, _fn, _dunders in [
     ("bitwise_and", bitwise_and, ("__and__", "__rand__")), ("bitwise_or", bitwise_or, ("__or__", "__ror__")),
     ("bitwise_xor", bitwise_xor, ("__xor__", "__rxor__")), ("bitwise_not", bitwise_not, ("__invert__",)),
@@ -332,9 +336,8 @@ def _modulo_samples(rng):
     return [((a, 1.5), {}), ((a, b), {})]
 
 
-register(OpInfo("remainder", "RemainderBackward1", remainder, dunders=("__mod__",), samples=_modulo_samples,
+register(OpInfo("remainder", "RemainderBackward1", remainder, dunders=("__mod__",), nodes=("RemainderBackward0",),
+                samples=_modulo_samples,
                 notes="samples avoid the jumps where input / other is an integer"))
-register(OpInfo("fmod", "FmodBackward1", fmod, samples=_modulo_samples,
+register(OpInfo("fmod", "FmodBackward1", fmod, nodes=("FmodBackward0",), samples=_modulo_samples,
                 notes="samples avoid the jumps where input / other is an integer"))
-Tensor.greater, Tensor.less, Tensor.greater_equal, Tensor.less_equal, Tensor.not_equal = gt, lt, ge, le, ne
-Tensor.__hash__ = lambda self: id(self)  # defining __eq__ would otherwise make tensors unhashable

@@ -102,6 +102,8 @@ def _opt_einsum_path(equation: str, operands) -> list:
 
 
 def _parse_operands(lhs: str, num_ops: int) -> list:
+    # (_einsum walks the output's subscripts the same way: kept apart, as in PyTorch's einsum,
+    # since the two raise different errors and the output's labels go to permutation slots)
     op_labels = [[] for _ in range(num_ops)]
     ell_in_input = False
     curr = 0
@@ -181,6 +183,7 @@ def _einsum(equation: str, operands: list, path) -> Tensor:
                 perm_index += 1
     else:
         rhs = equation[arrow + 2:]
+        # (the character walk of _parse_operands, with the output's own errors; see there)
         i = 0
         while i < len(rhs):
             c = rhs[i]
@@ -391,4 +394,5 @@ def _einsum_samples(rng):
 
 register(OpInfo("outer", "MulBackward0", outer, aliases=("ger",),
                 samples=lambda rng: [((_x(rng, 3), _x(rng, 4)), {})]))
-register(OpInfo("einsum", "ViewBackward0", einsum, method=False, scalar_input=True, samples=_einsum_samples))
+register(OpInfo("einsum", "ViewBackward0", einsum, method=False, scalar_input=True,
+                nodes=("MulBackward0", "PermuteBackward0", "SumBackward1"), samples=_einsum_samples))

@@ -24,8 +24,8 @@ from ..kernels import conv as k
 from ..tensor import Tensor, edge
 from . import registry
 from .elementwise import _F16, _via_float32
-from .nn import _record_half_versions
-from .nn import linear_pair as _linear_pair
+from ._nn_common import _record_half_versions
+from ._nn_common import linear_pair as _linear_pair
 from .registry import OpInfo, define_node, register, result, saved_version
 
 _state = registry._state
@@ -459,6 +459,7 @@ def _as4_shape(shape):
 
 def _input_grad_backward(node, grads):
     # z = convT(g, w): dz/dg is the convolution with w, dz/dw the weight gradient of (dz, g)
+    # (_weight_grad_backward has this shape with the other two of the three convolution maps)
     gd, wd = node._saved
     x_shape, params = node._ctx
     gz = _as_4d(_contiguous(grads[0], wd.dtype))
@@ -480,6 +481,7 @@ def _input_grad_graph(node, grads):
 
 def _weight_grad_backward(node, grads):
     # v = wgrad(x, g): dv/dx is the transposed convolution of g with dv, dv/dg the convolution x * dv
+    # (the shape of _input_grad_backward, with the other pair of the three convolution maps)
     xd, gd = node._saved
     w_shape, params = node._ctx
     gv = _as_4d(_contiguous(grads[0], xd.dtype))
@@ -621,6 +623,15 @@ def _planes(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1 if a.size else math.prod(a.shape[:-2]), a.shape[-2], a.shape[-1])
 
 
+def _pool_node(name: str, backward_name: str, pool, adjoint):
+    """The node class of a pooling op, a map linear in its input given by the array functions
+    ``pool(x, ctx)`` and ``adjoint(g, ctx)``: backward is the adjoint, and the double backward its
+    differentiable Tensor op (``linear_pair``), so the pool differentiates to any order."""
+    adjoint_op = _linear_pair(name, backward_name, pool, adjoint)[1]
+    return define_node(name, lambda node, grads: (adjoint(grads[0], node._ctx),),
+                       lambda node, grads: (adjoint_op(grads[0], node._ctx),))
+
+
 # ---------------------------------------------------------------------------- max pooling
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
@@ -670,11 +681,8 @@ def _max_pool_gather(a: np.ndarray, ctx) -> np.ndarray:
     return out
 
 
-_max_pool_gather_op, _max_pool_scatter_op = _linear_pair(
-    "MaxPool2DWithIndicesBackward0", "MaxPool2DWithIndicesBackwardBackward0", _max_pool_gather, _max_pool_scatter)
-_MaxPoolNode = define_node("MaxPool2DWithIndicesBackward0",
-                           lambda node, grads: (_max_pool_scatter(grads[0], node._ctx),),
-                           lambda node, grads: (_max_pool_scatter_op(grads[0], node._ctx),))
+_MaxPoolNode = _pool_node("MaxPool2DWithIndicesBackward0", "MaxPool2DWithIndicesBackwardBackward0", _max_pool_gather,
+                          _max_pool_scatter)
 
 
 # ---------------------------------------------------------------------------- average pooling
@@ -723,10 +731,7 @@ def _avg_pool_adjoint(g: np.ndarray, ctx) -> np.ndarray:
     return gx
 
 
-_avg_pool_op, _avg_pool_adjoint_op = _linear_pair("AvgPool2DBackward0", "AvgPool2DBackwardBackward0", _avg_pool,
-                                                  _avg_pool_adjoint)
-_AvgPoolNode = define_node("AvgPool2DBackward0", lambda node, grads: (_avg_pool_adjoint(grads[0], node._ctx),),
-                           lambda node, grads: (_avg_pool_adjoint_op(grads[0], node._ctx),))
+_AvgPoolNode = _pool_node("AvgPool2DBackward0", "AvgPool2DBackwardBackward0", _avg_pool, _avg_pool_adjoint)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
@@ -793,11 +798,8 @@ def _adaptive_pool_adjoint(g: np.ndarray, ctx) -> np.ndarray:
     return gx
 
 
-_adaptive_pool_op, _adaptive_pool_adjoint_op = _linear_pair(
-    "AdaptiveAvgPool2DBackward0", "AdaptiveAvgPool2DBackwardBackward0", _adaptive_pool, _adaptive_pool_adjoint)
-_AdaptiveAvgPoolNode = define_node("AdaptiveAvgPool2DBackward0",
-                                   lambda node, grads: (_adaptive_pool_adjoint(grads[0], node._ctx),),
-                                   lambda node, grads: (_adaptive_pool_adjoint_op(grads[0], node._ctx),))
+_AdaptiveAvgPoolNode = _pool_node("AdaptiveAvgPool2DBackward0", "AdaptiveAvgPool2DBackwardBackward0", _adaptive_pool,
+                                  _adaptive_pool_adjoint)
 
 
 # ============================================================================ the table
@@ -852,11 +854,16 @@ def _samples_adaptive(rng):
 
 
 _NN = {"functional": True}
-register(OpInfo("conv2d", "ConvolutionBackward0", conv2d, method=False, extra=_NN, samples=_samples_conv2d))
-register(OpInfo("conv1d", "ConvolutionBackward0", conv1d, method=False, extra=_NN, samples=_samples_conv1d))
+# an unbatched input is convolved as a batch of one and squeezed back, as PyTorch does
+register(OpInfo("conv2d", "ConvolutionBackward0", conv2d, method=False, nodes=("SqueezeBackward1",), extra=_NN,
+                samples=_samples_conv2d))
+register(OpInfo("conv1d", "ConvolutionBackward0", conv1d, method=False, nodes=("SqueezeBackward1",), extra=_NN,
+                samples=_samples_conv1d))
 register(OpInfo("max_pool2d", "MaxPool2DWithIndicesBackward0", max_pool2d, method=False, extra=_NN,
                 samples=_samples_max_pool))
 register(OpInfo("avg_pool2d", "AvgPool2DBackward0", avg_pool2d, method=False, public=False, extra=_NN,
                 samples=_samples_avg_pool))
+# an output size of 1 (global pooling) is a mean over the spatial dims, as in PyTorch
 register(OpInfo("adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0", adaptive_avg_pool2d, method=False,
+                nodes=("MeanBackward1",),
                 public=False, extra=_NN, samples=_samples_adaptive))

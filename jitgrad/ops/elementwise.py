@@ -3,7 +3,7 @@
 Binary ops share one template (``_binary``) that solves dtype promotion, broadcasting
 and the reduction of each input's gradient back to its shape; an op supplies only its
 kernels and, per input, the vector-Jacobian product ``vjp(grad, a, b, result)`` on flat arrays.
-Unary float ops share ``_unary`` the same way.
+Unary ops are declared in ``ops/unary.py``.
 """
 import math
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype
 from ..kernels import elementwise as k
+from ..kernels import loops, vmath
 from ..autograd.filled import FilledGrad as _Filled, filled as _filled, materialize as _materialize
 from ..autograd.graph import next_seq
 from ..tensor import Tensor, _wrap, edge
@@ -40,15 +41,17 @@ def _one_operand(node) -> bool:
     return not node._hooked and node._versions[0][3] is node._versions[1][3]
 
 
-def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar, *,
-            true_divide=False, save_inputs=True, save_result=False, graph=None, vjp_same=None,
-            vjp_filled=None):
+def binary_template(name, node_name, *, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar=None,
+                    true_divide=False, save_inputs=True, save_result=False, graph=None, vjp_same=None,
+                    vjp_filled=None, owns_grads=False):
     """Build ``op(a, b)`` for ``a`` a Tensor and ``b`` a Tensor or Python scalar.
 
     Solves, once for every binary op: dtype promotion, broadcasting, output allocation, and
     reducing each input's gradient back to its shape and dtype.  The op supplies its kernels
-    and the vector-Jacobian products ``vjp(grad, a, b, result)`` on flat arrays of the
-    broadcast shape (``b`` is the scalar, cast to the result dtype, in the tensor-scalar case).
+    (``forward(a, b, out)``, ``forward_scalar(a, s, out)``) and the vector-Jacobian products
+    ``vjp(grad, a, b, result)`` on flat arrays of the broadcast shape (``b`` is the scalar, cast
+    to the result dtype, in the tensor-scalar case); :func:`binary_op` makes all of them from
+    functions of one element.
     This is the hottest path in jitgrad: it is written flat, without helper calls.
     ``vjp_same(grad, a)``, where given, is the summed gradient when both operands are the same
     tensor (``x * x``): one pass and one array instead of two and the engine's sum.
@@ -104,7 +107,8 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
         return (_finish_graph(ga, shape_a, dtype_a) if need_a else None,
                 _finish_graph(gb, shape_b, dtype_b) if need_b else None)
 
-    node_cls = define_node(node_name, backward, double_backward if graph is not None else None)
+    # owns_grads: every array backward returns is new (no vjp hands on the incoming gradient)
+    node_cls = define_node(node_name, backward, double_backward if graph is not None else None, owns_grads=owns_grads)
     node_cls._filled_ok = vjp_filled is not None
     new_tensor = Tensor.__new__
     new_node_obj = object.__new__
@@ -132,6 +136,8 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
                 xb = _operand(bd, dt, shape)
             out = np.empty(shape, dt)
             (forward if out.size < _PARALLEL_THRESHOLD else _PARALLEL.get(forward, forward))(xa, xb, out.ravel())
+            # registry.result/new_node, inlined: one call less per op is ~70 ns, 5% of a small op
+            # (ops/unary.py's template does the same; both are the hottest paths in jitgrad)
             t = new_tensor(Tensor)
             t._data = out
             t._vc = [0]
@@ -173,7 +179,7 @@ def _binary(name, node_name, forward, forward_scalar, vjp_a, vjp_b, vjp_a_scalar
         out = np.empty(ad.shape, dt)
         (forward_scalar if out.size < _PARALLEL_THRESHOLD else _PARALLEL.get(forward_scalar, forward_scalar))(
             x, s, out.ravel())
-        t = new_tensor(Tensor)
+        t = new_tensor(Tensor)  # (registry.result/new_node inlined, as above)
         t._data = out
         t._vc = [0]
         t._output_nr = 0
@@ -357,20 +363,62 @@ def _neg(g):
     return _fill(k.neg_forward, g)
 
 
-def _div_b(g, a, b, y):
-    return _fill(k.div_backward_other, g, a, b)
+# ============================================================================ binary declarations
+#: a vjp that is the incoming gradient itself (d(a+b)/da), or its negation: no kernel, no copy
+GRAD = "grad"
+NEG_GRAD = "-grad"
 
 
-def _pow_a(g, a, b, y):
-    return _fill(k.pow_backward_self, g, a, b)
+def _array_vjp(name, vjp, saves_inputs, saves_result):
+    """The array-level vjp ``(g, a, b, y) -> array`` for a binary op's declared ``vjp``: GRAD /
+    NEG_GRAD, or a (``loops.scalar``) function of one element ``(g, a, b, y)`` compiled into a loop."""
+    if vjp == GRAD:
+        return lambda g, a, b, y: g
+    if vjp == NEG_GRAD:
+        return lambda g, a, b, y: _neg(g)
+    kernel = loops.instantiate(loops.binary_vjp, name, df=vjp)
+    if saves_inputs and saves_result:
+        return lambda g, a, b, y: _fill(kernel, g, a, b, y)
+    if saves_inputs:
+        return lambda g, a, b, y: _fill(kernel, g, a, b, g)
+    return lambda g, a, b, y: _fill(kernel, g, g, g, g)
 
 
-def _pow_b(g, a, b, y):
-    return _fill(k.pow_backward_exponent, g, a, b, y)
+def binary_op(name, node_name, *, forward, vjp_a, vjp_b, vjp_a_scalar=None, scalar_forward=True, saves="inputs",
+              graph=None, **options):
+    """Declare a binary elementwise op from functions of one element: ``forward(a, b)``, and the
+    vjps ``vjp_a(g, a, b, y)`` / ``vjp_b(g, a, b, y)`` (``y`` the result; or GRAD / NEG_GRAD).
+    ``saves``: "inputs", "inputs+result" or "nothing" (then a vjp may read only ``g``).  With a
+    Python scalar ``b`` the forward runs as ``forward(a, s)`` and the gradient is
+    ``vjp_a_scalar(g, s)`` (default: ``vjp_a`` with ``b = s``, reading only ``g`` and ``s``).
+    The loops (serial and parallel) come from ``kernels/loops.py``; ``options`` go to
+    :func:`binary_template` (``true_divide``, ``vjp_same``, ``vjp_filled``).  Returns ``op(a, b)``."""
+    saves_inputs, saves_result = saves != "nothing", saves == "inputs+result"
+    f = loops.scalar(forward)
+    vjp_a, vjp_b = (v if v in (GRAD, NEG_GRAD) else loops.scalar(v) for v in (vjp_a, vjp_b))
+    registry.SCALAR_DEFS[name] = registry.ScalarDef(name, f, (vjp_a, vjp_b), saves)
+    fwd = loops.instantiate(loops.binary, f"{name}_forward", f=f)
+    fwd_scalar = loops.instantiate(loops.binary_scalar, f"{name}_scalar_forward", f=f) if scalar_forward else None
+    if vjp_a_scalar is None and scalar_forward:
+        vjp_a_scalar = vjp_a
+    if vjp_a_scalar in (GRAD, NEG_GRAD):
+        scalar_vjp = _array_vjp(None, vjp_a_scalar, False, False)
+    elif vjp_a_scalar is not None:
+        if not hasattr(vjp_a_scalar, "py_func"):
+            vjp_a_scalar = loops.scalar(vjp_a_scalar)
+        kernel = loops.instantiate(loops.binary_vjp_scalar, f"{name}_scalar_backward", df=vjp_a_scalar)
+        scalar_vjp = lambda g, a, s, y: _fill(kernel, g, g, s, g)  # noqa: E731
+    else:
+        scalar_vjp = None
+    fresh = not {GRAD}.intersection({vjp_a, vjp_b, vjp_a_scalar} - {None})  # (a GRAD vjp hands on g itself)
+    return binary_template(
+        name, node_name, forward=fwd, forward_scalar=fwd_scalar, owns_grads=fresh,
+        vjp_a=_array_vjp(f"{name}_backward_a", vjp_a, saves_inputs, saves_result),
+        vjp_b=_array_vjp(f"{name}_backward_b", vjp_b, saves_inputs, saves_result), vjp_a_scalar=scalar_vjp,
+        save_inputs=saves_inputs, save_result=saves_result, graph=graph, **options)
 
 
-# Each op: kernels; fast vjps on arrays (grad, a, b, result); then ``graph``, the same vjps on
-# Tensors for create_graph=True: graph(g, a, b, result, scalar) -> (grad_a, grad_b).
+# Each op: ``graph``, the vjps on Tensors for create_graph=True: graph(g, a, b, result, scalar) -> (ga, gb).
 def _filled_pair(node, ca, cb):
     """Filled gradients ``(ca, cb)`` for the inputs that need one, in each input's shape and dtype."""
     shape_a, dtype_a, shape_b, dtype_b, _, need_a, need_b = node._ctx
@@ -393,27 +441,29 @@ def _mul_filled(node, c, a, b):
             gb if gb is None or gb.dtype == dtype_b else gb.astype(dtype_b))
 
 
-_add = _binary("add", "AddBackward0", k.add_forward, k.add_scalar_forward,
-               lambda g, a, b, y: g, lambda g, a, b, y: g, lambda g, a, s, y: g, save_inputs=False,
-               graph=lambda g, a, b, y, s: (g, g), vjp_filled=lambda node, c, a, b: _filled_pair(node, c, c))
-_sub = _binary("sub", "SubBackward0", k.sub_forward, k.sub_scalar_forward,
-               lambda g, a, b, y: g, lambda g, a, b, y: _neg(g), lambda g, a, s, y: g, save_inputs=False,
-               graph=lambda g, a, b, y, s: (g, -g), vjp_filled=lambda node, c, a, b: _filled_pair(node, c, -c))
-_mul_op = _binary("mul", "MulBackward0", k.mul_forward, k.mul_scalar_forward,
-                  lambda g, a, b, y: _fill(k.mul_forward, g, b), lambda g, a, b, y: _fill(k.mul_forward, g, a),
-                  lambda g, a, s, y: _fill(k.mul_scalar_forward, g, s),
-                  graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a),
-                  vjp_same=lambda g, a: _fill(k.mul_backward_square, g, a), vjp_filled=_mul_filled)
-_div_op = _binary("div", "DivBackward0", k.div_forward, k.div_scalar_forward,
-                  lambda g, a, b, y: _fill(k.div_forward, g, b), _div_b,
-                  lambda g, a, s, y: _fill(k.div_scalar_forward, g, s), true_divide=True,
-                  graph=lambda g, a, b, y, s: (g / s, None) if s is not None else (g / b, -g * a / (b * b)))
-_pow_op = _binary("pow", "PowBackward1", k.pow_forward, k.pow_scalar_forward,
-                  _pow_a, _pow_b, None, save_result=True,
-                  graph=lambda g, a, b, y, s: (g * b * a ** (b - 1), g * y * _safe_log(a)))
-_rsub_op = _binary("rsub", "RsubBackward0", k.rsub_forward, None,
-                   lambda g, a, b, y: _neg(g), lambda g, a, b, y: g, None, save_inputs=False,
-                   graph=lambda g, a, b, y, s: (-g, g))
+_add = binary_op("add", "AddBackward0", forward=lambda a, b: a + b, vjp_a=GRAD, vjp_b=GRAD, saves="nothing",
+                 graph=lambda g, a, b, y, s: (g, g), vjp_filled=lambda node, c, a, b: _filled_pair(node, c, c))
+_sub = binary_op("sub", "SubBackward0", forward=lambda a, b: a - b, vjp_a=GRAD, vjp_b=NEG_GRAD, saves="nothing",
+                 graph=lambda g, a, b, y, s: (g, -g), vjp_filled=lambda node, c, a, b: _filled_pair(node, c, -c))
+_mul_op = binary_op("mul", "MulBackward0", forward=lambda a, b: a * b,
+                    vjp_a=lambda g, a, b, y: g * b, vjp_b=lambda g, a, b, y: g * a,
+                    graph=lambda g, a, b, y, s: (g * s, None) if s is not None else (g * b, g * a),
+                    vjp_same=lambda g, a: _fill(k.mul_backward_square, g, a), vjp_filled=_mul_filled)
+# d(a/b)/db = -(a / b) / b, in PyTorch's order: b * b would overflow first (a = inf, b = 1e308)
+_div_op = binary_op("div", "DivBackward0", forward=lambda a, b: a / b,
+                    vjp_a=lambda g, a, b, y: g / b, vjp_b=lambda g, a, b, y: -g * (a / b / b), true_divide=True,
+                    graph=lambda g, a, b, y, s: (g / s, None) if s is not None else (g / b, -g * a / (b * b)))
+# d(a^b)/da = b a^(b-1), an exact zero where b == 0; d(a^b)/db = a^b log(a), defined as 0 where
+# a == 0 and b >= 0 (only: 0 ** -1 gives -inf and 0 ** nan nan), as PyTorch's pow_backward.
+# (A scalar exponent is ``_pow_scalar``'s PowBackward0, not this node.)
+_pow_op = binary_op("pow", "PowBackward1", forward=lambda a, b: a ** b,
+                    vjp_a=lambda g, a, b, y: 0 if b == 0 else g * b * a ** (b - 1),
+                    vjp_b=lambda g, a, b, y: 0 if (a == 0 and b >= 0) else g * y * vmath.log(a),
+                    scalar_forward=False, saves="inputs+result",
+                    graph=lambda g, a, b, y, s: (g * b * a ** (b - 1), g * y * _safe_log(a)))
+# PyTorch's rsub(input, other) for two tensors: other - input (RsubBackward0)
+_rsub_op = binary_op("rsub", "RsubBackward0", forward=lambda a, b: b - a, vjp_a=NEG_GRAD, vjp_b=GRAD,
+                     scalar_forward=False, saves="nothing", graph=lambda g, a, b, y, s: (-g, g))
 
 
 def _check_alpha(input, other, alpha):
@@ -502,7 +552,7 @@ def rsub(input, other, *, alpha=1) -> Tensor:
 
 
 _RsubNode = define_node("RsubBackward1", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),),
-                        lambda node, grads: (-grads[0],))
+                        lambda node, grads: (-grads[0],), owns_grads=True)
 
 
 def _rsub_scalar(a: Tensor, s) -> Tensor:
@@ -539,7 +589,7 @@ def div(input, other, *, rounding_mode=None) -> Tensor:
 
 def _rdiv(self, other) -> Tensor:
     # other / self, as PyTorch spells it: reciprocal(self) * other -> MulBackward0
-    return reciprocal(self) * other
+    return self.reciprocal() * other
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -559,6 +609,9 @@ _POW_BOOL = "\"pow\" not implemented for 'Bool'"
 
 
 def _pow_scalar(a: Tensor, p) -> Tensor:
+    # tensor ** scalar (PowBackward0).  Same shape as _rpow (scalar ** tensor) below, kept apart:
+    # the dtype rules (integer powers, overflow checks, the exact x*x), what is saved (the input
+    # here, the result there) and the node differ.
     if p.__class__ is int and not _INT64_MIN <= p < _UINT64_END:
         raise scalar_overflow(p)  # PyTorch's Scalar parsing (a float base would take it silently)
     ad = a._data
@@ -600,11 +653,11 @@ def _pow_scalar_graph(node, grads):
     return (grads[0] * p * x ** (p - 1),)
 
 
-_PowScalarNode = define_node("PowBackward0", _pow_scalar_backward, _pow_scalar_graph)
+_PowScalarNode = define_node("PowBackward0", _pow_scalar_backward, _pow_scalar_graph, owns_grads=True)
 
 
 def _rpow(base, exponent: Tensor) -> Tensor:
-    # scalar ** tensor (PowBackward2)
+    # scalar ** tensor (PowBackward2); same shape as _pow_scalar above (see there why apart)
     if not isinstance(exponent, Tensor):
         raise TypeError("pow() needs at least one Tensor argument")
     ed = exponent._data
@@ -637,112 +690,13 @@ def _rpow_graph(node, grads):
     return (grads[0] * y * node._ctx[1],)
 
 
-_RpowNode = define_node("PowBackward2", _rpow_backward, _rpow_graph)
+_RpowNode = define_node("PowBackward2", _rpow_backward, _rpow_graph, owns_grads=True)
 
 
-# ============================================================================ unary template
-def _unary(name, node_name, forward, backward, *, saves="both", float_only=True, graph=None):
-    """Declare a float elementwise op from its forward/backward kernel pair.
-
-    ``saves`` picks what backward needs: 'input', 'result', 'both' or 'none'.
-    """
-    save_x = saves in ("input", "both")
-    save_y = saves in ("result", "both")
-
-    new_tensor = Tensor.__new__
-    new_node_obj = object.__new__
-    state = _state
-
-    def op(input: Tensor) -> Tensor:
-        xd = input._data
-        dt = xd.dtype
-        if float_only and dt.kind != "f":
-            dt = _dtype.get_default_dtype().np
-            xd = xd.astype(dt)
-        if dt is _F16:
-            return _via_float32(op, input)
-        x = xd.ravel()
-        out = np.empty(xd.shape, dt)
-        y = out.ravel()
-        (forward if y.size < _PARALLEL_THRESHOLD else _PARALLEL.get(forward, forward))(x, y)
-        t = new_tensor(Tensor)
-        t._data = out
-        t._vc = [0]
-        t._output_nr = 0
-        if state.enabled and input._requires_grad:
-            node = new_node_obj(node_cls)
-            node.next_functions = (edge(input),)
-            node._seq = next_seq()
-            node._saved = (x if save_x else None, y if save_y else None)
-            # version records of what was saved (the result is output 0 of this node)
-            node._versions = (((input._vc, input._vc[0], xd, input),) if save_x else ()) + (
-                ((t._vc, 0, out, 0),) if save_y else ())
-            node._ctx = xd.shape
-            t._requires_grad = True
-            t.grad_fn = node
-        else:
-            t._requires_grad = False
-            t.grad_fn = None
-        return t
-
-    def _backward(node, grads):
-        x, y = node._saved
-        g = grads[0].ravel()
-        gx = np.empty(g.size, g.dtype)
-        (backward if g.size < _PARALLEL_THRESHOLD else _PARALLEL.get(backward, backward))(
-            g, x if x is not None else g, y if y is not None else g, gx)
-        return (gx.reshape(node._ctx),)
-
-    def _double_backward(node, grads):
-        saved = registry.saved_tensors(node)
-        x = saved[0] if save_x else None
-        y = saved[-1] if save_y else None
-        return (graph(grads[0], x, y),)
-
-    node_cls = define_node(node_name, _backward, _double_backward if graph is not None else None)
-    op.__name__ = name
-    op.__doc__ = f"Elementwise {name}."
-    return op
-
-
-# name, node, forward kernel, backward kernel, what backward reads, and the same vjp on Tensors
-# (g, x, result) for create_graph=True
-exp = _unary("exp", "ExpBackward0", k.exp_forward, k.exp_backward, saves="result",
-             graph=lambda g, x, y: g * y)
-log = _unary("log", "LogBackward0", k.log_forward, k.log_backward, saves="input",
-             graph=lambda g, x, y: g / x)
-sqrt = _unary("sqrt", "SqrtBackward0", k.sqrt_forward, k.sqrt_backward, saves="result",
-              graph=lambda g, x, y: g / (2 * y))
-sin = _unary("sin", "SinBackward0", k.sin_forward, k.sin_backward, saves="input",
-             graph=lambda g, x, y: g * x.cos())
-cos = _unary("cos", "CosBackward0", k.cos_forward, k.cos_backward, saves="input",
-             graph=lambda g, x, y: -g * x.sin())
-tanh = _unary("tanh", "TanhBackward0", k.tanh_forward, k.tanh_backward, saves="result",
-              graph=lambda g, x, y: g * (1 - y * y))
-sigmoid = _unary("sigmoid", "SigmoidBackward0", k.sigmoid_forward, k.sigmoid_backward, saves="result",
-                 graph=lambda g, x, y: g * y * (1 - y))
-reciprocal = _unary("reciprocal", "ReciprocalBackward0", k.reciprocal_forward, k.reciprocal_backward,
-                    saves="result", graph=lambda g, x, y: -g * y * y)
-_abs_float = _unary("abs", "AbsBackward0", k.abs_forward, k.abs_backward, saves="input", float_only=False,
-                    graph=lambda g, x, y: g * x.sign())
-_relu = _unary("relu", "ReluBackward0", k.relu_forward, k.relu_backward, saves="result", float_only=False,
-               graph=lambda g, x, y: g * (y <= 0).logical_not())  # (a NaN result passes the gradient)
+# ============================================================================ neg, clamp
+# (the other unary ops are declared in ops/unary.py)
 _NegNode = define_node("NegBackward0", lambda node, grads: (_neg(grads[0].ravel()).reshape(grads[0].shape),),
-                       lambda node, grads: (-grads[0],))
-
-
-def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
-    """Elementwise absolute value."""
-    if input._data.dtype.kind == "b":
-        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
-    return _abs_float(input)
-
-
-def relu(input: Tensor) -> Tensor:
-    """``max(input, 0)`` elementwise."""
-    if input._data.dtype.kind == "b":
-        raise RuntimeError('"clamp_min_cpu" not implemented for \'Bool\'')
-    return _relu(input)
+                       lambda node, grads: (-grads[0],), owns_grads=True)
 
 
 def neg(input: Tensor) -> Tensor:
@@ -806,7 +760,7 @@ def _clamp(input: Tensor, min, max, node_cls) -> Tensor:  # noqa: A002
         high = dt.type(info.max) if max is None else checked_scalar(dt, max)
     x = xd.ravel()
     out = np.empty(xd.shape, dt)
-    k.clamp_forward(x, low, high, out.ravel())
+    _fill_into(k.clamp_forward, x, low, high, out.ravel())
     if low != low or high != high:  # a NaN bound: PyTorch's min/max propagate it to every element
         out.fill(np.nan)
     if _state.enabled and input._requires_grad:
@@ -827,9 +781,9 @@ def _clamp_graph(node, grads):
     return (grads[0] * ((x >= low) & (x <= high)),)
 
 
-_ClampNode = define_node("ClampBackward1", _clamp_backward, _clamp_graph)
-_ClampMinNode = define_node("ClampMinBackward0", _clamp_backward, _clamp_graph)
-_ClampMaxNode = define_node("ClampMaxBackward0", _clamp_backward, _clamp_graph)
+_ClampNode = define_node("ClampBackward1", _clamp_backward, _clamp_graph, owns_grads=True)
+_ClampMinNode = define_node("ClampMinBackward0", _clamp_backward, _clamp_graph, owns_grads=True)
+_ClampMaxNode = define_node("ClampMaxBackward0", _clamp_backward, _clamp_graph, owns_grads=True)
 
 
 # ============================================================================ the table
@@ -849,57 +803,42 @@ def _away_from_zero(rng, shape):
 # Broadcasting pairs exercised by the gradient check for every binary op.
 BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((5,), ())]
 
-register(OpInfo("add", "AddBackward0", add, scalar_input=True,
+# Operators bind straight to the templates' closures: no keyword handling on the hot path.
+register(OpInfo("add", "AddBackward0", add, scalar_input=True, methods={"__add__": _add, "__radd__": _add},
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], 2.5), {}), ((_any(rng, (3,))[0], _any(rng, (3,))[0]), {"alpha": 2})]))
-register(OpInfo("sub", "SubBackward0", sub, scalar_input=True,
+register(OpInfo("sub", "SubBackward0", sub, scalar_input=True, dunders=("__sub__",),  # PyTorch's bool - bool error
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], 2.5), {})]))
-register(OpInfo("rsub", "RsubBackward1", rsub, scalar_input=True, method=False,
+register(OpInfo("rsub", "RsubBackward1", rsub, scalar_input=True, method=False, dunders=("__rsub__",),
+                nodes=("RsubBackward0",),
                 samples=lambda rng: [((_any(rng, (3, 2))[0], 2.0), {}),
                                      ((_any(rng, (3, 2))[0], _any(rng, (2,))[0]), {})]))
 register(OpInfo("mul", "MulBackward0", mul, scalar_input=True, aliases=("multiply",),
+                methods={"__mul__": _mul_op, "__rmul__": _mul_op},
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES for a, b in [_any(rng, sa, sb)]]
                 + [((_any(rng, (3,))[0], -1.5), {})]))
 register(OpInfo("div", "DivBackward0", div, scalar_input=True, aliases=("divide", "true_divide"),
+                methods={"__truediv__": _div_op, "__rtruediv__": _rdiv},
+                nodes=("MulBackward0",),  # 2 / x is reciprocal(x) * 2, as in PyTorch
                 samples=lambda rng: [((a, _away_from_zero(rng, sb)), {}) for sa, sb in BINARY_SHAPES
                                      for a in _any(rng, sa)] + [((_any(rng, (3,))[0], 0.7), {})]))
 register(OpInfo("pow", "PowBackward0", pow, scalar_input=True, dunders=("__pow__",),
+                methods={"__rpow__": lambda self, other: _rpow(other, self)}, nodes=("PowBackward1", "PowBackward2"),
                 samples=lambda rng: [((a, b), {}) for sa, sb in BINARY_SHAPES[:3] for a, b in
                                      [(_pos(rng, sa)[0], _any(rng, sb)[0])]]
                 + [((_any(rng, (4,))[0], 2), {}), ((_pos(rng, (4,))[0], 0.5), {}), ((_any(rng, (4,))[0], 3.0), {}),
                    ((_any(rng, (4,))[0], 0), {})]))
 register(OpInfo("neg", "NegBackward0", neg, dunders=("__neg__",), aliases=("negative",),
                 samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
-register(OpInfo("exp", "ExpBackward0", exp, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
-register(OpInfo("log", "LogBackward0", log, samples=lambda rng: [((x,), {}) for x in _pos(rng, (3, 4), ())]))
-register(OpInfo("sqrt", "SqrtBackward0", sqrt, samples=lambda rng: [((x,), {}) for x in _pos(rng, (3, 4), ())]))
-register(OpInfo("abs", "AbsBackward0", abs, dunders=("__abs__",), aliases=("absolute",),
-                samples=lambda rng: [((_away_from_zero(rng, (3, 4)),), {})]))
-register(OpInfo("sin", "SinBackward0", sin, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
-register(OpInfo("cos", "CosBackward0", cos, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
-register(OpInfo("tanh", "TanhBackward0", tanh, samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
-register(OpInfo("sigmoid", "SigmoidBackward0", sigmoid,
-                samples=lambda rng: [((x,), {}) for x in _any(rng, (3, 4), ())]))
-register(OpInfo("relu", "ReluBackward0", relu, samples=lambda rng: [((_away_from_zero(rng, (3, 4)),), {})]))
-register(OpInfo("reciprocal", "ReciprocalBackward0", reciprocal,
-                samples=lambda rng: [((_away_from_zero(rng, (3, 4)),), {})]))
-register(OpInfo("clamp", "ClampBackward1", clamp, aliases=("clip",),
+register(OpInfo("clamp", "ClampBackward1", clamp, aliases=("clip",), nodes=("ClampBackward0",),
                 samples=lambda rng: [((_any(rng, (3, 4))[0],), {"min": -0.9, "max": 1.1}),
                                      ((_any(rng, (5,))[0],), {"min": 0.1}),
-                                     ((_any(rng, (5,))[0],), {"max": -0.2})],
+                                     ((_any(rng, (5,))[0],), {"max": -0.2}),
+                                     ((_any(rng, (3, 4))[0], rng.uniform(-1.0, -0.2, 4), rng.uniform(0.2, 1.0, (3, 1))),
+                                      {})],
                 notes="sample points avoid the kinks at the bounds"))
 register(OpInfo("clamp_min", "ClampMinBackward0", clamp_min,
                 samples=lambda rng: [((_any(rng, (5,))[0], 0.1), {})]))
 register(OpInfo("clamp_max", "ClampMaxBackward0", clamp_max,
                 samples=lambda rng: [((_any(rng, (5,))[0], -0.2), {})]))
-
-# Operators bind straight to the templates' closures: no keyword handling on the hot path.
-Tensor.__add__ = Tensor.__radd__ = _add
-Tensor.__mul__ = Tensor.__rmul__ = _mul_op
-Tensor.__sub__ = sub  # keeps PyTorch's bool - bool error
-Tensor.__truediv__ = _div_op
-Tensor.__rsub__ = lambda self, other: rsub(self, other)
-Tensor.__rtruediv__ = _rdiv
-Tensor.__rpow__ = lambda self, other: _rpow(other, self)
-Tensor.__pos__ = lambda self: self

@@ -182,6 +182,7 @@ def copy_(self: Tensor, src, non_blocking=False) -> Tensor:
     return self
 
 
+# (one declaration a line: the same shape as ops/comparison.py's eq = _compare(...) table, no logic to share)
 add_ = _inplace(ew.add, "add_")
 sub_ = _inplace(ew.sub, "sub_")
 mul_ = _inplace(ew.mul, "mul_")
@@ -189,18 +190,11 @@ div_ = _inplace(ew.div, "div_")
 pow_ = _inplace(ew.pow, "pow_")
 clamp_ = _inplace(ew.clamp, "clamp_")
 neg_ = _inplace(ew.neg, "neg_")
-exp_ = _inplace(ew.exp, "exp_")
-relu_ = _inplace(ew.relu, "relu_")
-sigmoid_ = _inplace(ew.sigmoid, "sigmoid_")
-tanh_ = _inplace(ew.tanh, "tanh_")
-sqrt_ = _inplace(ew.sqrt, "sqrt_")
-abs_ = _inplace(ew.abs, "abs_")
-log_ = _inplace(ew.log, "log_")
+# (the unary ops' in-place forms -- exp_, relu_, ... -- are made by their declarations: ops/unary.py)
 
 for _op, _dunders in [(add_, ("__iadd__",)), (sub_, ("__isub__",)), (mul_, ("__imul__",)),
-                      (div_, ("__itruediv__",)), (pow_, ("__ipow__",)), (clamp_, ()), (neg_, ()), (exp_, ()),
-                      (relu_, ()), (sigmoid_, ()), (tanh_, ()), (sqrt_, ()), (abs_, ()), (log_, ()),
+                      (div_, ("__itruediv__",)), (pow_, ("__ipow__",)), (clamp_, ()), (neg_, ()),
                       (fill_, ()), (zero_, ()), (copy_, ())]:
     register(OpInfo(_op.__name__, "", _op, dunders=_dunders, samples=None, differentiable=False,
-                    public=_op.__name__ in ("relu_", "clamp_", "exp_", "sigmoid_", "tanh_", "sqrt_", "abs_", "neg_", "log_")))
-Tensor.clip_ = clamp_
+                    public=_op.__name__ in ("clamp_", "neg_"),
+                    methods={"clip_": clamp_} if _op is clamp_ else {}))  # a Tensor-method spelling only

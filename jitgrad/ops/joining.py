@@ -166,6 +166,8 @@ def _with_zeros_t(grads, shapes, dtype) -> list:
 
 # ============================================================================ cat / stack
 def _cat_backward(node, grads):
+    # (_cat_graph is this walk on Tensors, with differentiable ops for create_graph: each op here
+    # writes its backward twice, NumPy for speed and Tensors for double backward, side by side)
     d, sizes, dtypes = node._ctx
     g = grads[0]
     out = []
@@ -181,6 +183,7 @@ def _cat_backward(node, grads):
 
 
 def _cat_graph(node, grads):
+    # (_cat_backward's walk on Tensors; see there)
     d, sizes, dtypes = node._ctx
     g = grads[0]
     out = []
@@ -200,6 +203,8 @@ _CatNode = define_node("CatBackward0", _cat_backward, _cat_graph)
 
 def cat(tensors, dim=0, *, axis=None) -> Tensor:
     """Concatenate tensors along an existing dim (1-D empty tensors are skipped, as in PyTorch)."""
+    # (stack parses its arguments the same way, inline in each: one call less on a hot op, and the
+    # empty-list errors differ)
     tensors = _tensor_list(tensors, "cat")
     dim = _check_int(dim if axis is None else axis, "cat", "dim", 2)  # ``axis``: NumPy's name, as in PyTorch
     if not tensors:
@@ -259,6 +264,7 @@ _StackNode = define_node("StackBackward0", _stack_backward, _stack_graph)
 
 def stack(tensors, dim=0, *, axis=None) -> Tensor:
     """Join equally shaped tensors along a new dim."""
+    # (cat's argument parsing, with stack's own empty-list error; see cat)
     tensors = _tensor_list(tensors, "stack")
     dim = _check_int(dim if axis is None else axis, "stack", "dim", 2)  # ``axis``: NumPy's name, as in PyTorch
     if not tensors:
@@ -603,13 +609,18 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of ``input`` with ``src`` added at the positions ``index`` names along ``dim``
     (repeated indices accumulate)."""
     src = _tensor_arg(src, "scatter_add", "src", 4)
-    d, idx = _scatter_checks("scatter_add", input, dim, index, src)
-    xd = input._data
-    res = np.array(xd, order="C")
-    _scatter_into(k.scatter_add_middle, res, d, idx, src._data)
+    return _scatter_tensor("scatter_add", k.scatter_add_middle, _ScatterAddNode, input, dim, index, src)
+
+
+def _scatter_tensor(fname: str, kernel, node_cls, input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of ``input`` with ``src``'s values moved in by ``kernel`` at ``index`` along ``dim``
+    (scatter_add, and scatter of a tensor), recorded as ``node_cls``."""
+    d, idx = _scatter_checks(fname, input, dim, index, src)
+    res = np.array(input._data, order="C")
+    _scatter_into(kernel, res, d, idx, src._data)
     node = None
     if registry.needs_grad(input, src):
-        node = new_node(_ScatterAddNode, (edge(input), edge(src)), (idx,), (d, src._data.shape, src._data.dtype),
+        node = new_node(node_cls, (edge(input), edge(src)), (idx,), (d, src._data.shape, src._data.dtype),
                         (saved_version(index),))
     return result(res, node)
 
@@ -660,14 +671,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
         if _state.enabled and input._requires_grad:
             node = new_node(_ScatterValueNode, (edge(input),), (idx,), (d, None, None), (saved_version(index),))
         return result(res, node)
-    d, idx = _scatter_checks("scatter", input, dim, index, src)
-    res = np.array(input._data, order="C")
-    _scatter_into(k.scatter_middle, res, d, idx, src._data)
-    node = None
-    if registry.needs_grad(input, src):
-        node = new_node(_ScatterNode, (edge(input), edge(src)), (idx,), (d, src._data.shape, src._data.dtype),
-                        (saved_version(index),))
-    return result(res, node)
+    return _scatter_tensor("scatter", k.scatter_middle, _ScatterNode, input, dim, index, src)
 
 
 # ============================================================================ index_select / take_along_dim
@@ -1138,15 +1142,7 @@ def _diagonal_backward(g: Tensor, shape, dtype, offset, d1, d2) -> Tensor:
 
 
 # ============================================================================ samples
-# Ops whose samples the table-driven tests (tests/test_gradcheck.py, tests/test_ops_vs_torch.py)
-# cannot feed yet -- list-of-tensor inputs, integer index tensors, tuple outputs, or no
-# torch.<name> twin -- keep them in ``extra['samples']`` (same format: float arrays become
-# float64 leaves, int64 arrays index tensors, lists of arrays lists of tensors) and run them in
-# tests/test_joining.py; their ``samples`` is empty so the generic harness skips them.
-def _deferred(rng):
-    return []
-
-
+# Float arrays become float64 leaves, integer arrays index tensors, lists of arrays lists of tensors.
 def _x(rng, *shape):
     return rng.uniform(-1, 1, shape)
 
@@ -1200,24 +1196,20 @@ def _pad_samples(rng):
 _TABLE = [
     # name, node, function, kwargs
     ("cat", "CatBackward0", cat, dict(method=False, scalar_input=True, aliases=("concat", "concatenate"),
-                                      samples=_deferred, extra={"samples": _cat_samples})),
-    ("stack", "StackBackward0", stack, dict(method=False, scalar_input=True, samples=_deferred,
-                                            extra={"samples": _stack_samples})),
-    ("split", "SplitBackward0", split, dict(samples=_deferred, extra={"samples": _split_samples})),
+                                      samples=_cat_samples)),
+    ("stack", "StackBackward0", stack, dict(method=False, scalar_input=True, samples=_stack_samples)),
+    ("split", "SplitBackward0", split, dict(nodes=("SplitWithSizesBackward0",), samples=_split_samples)),
     ("split_with_sizes", "SplitWithSizesBackward0", split_with_sizes,
-     dict(samples=_deferred, extra={"samples": lambda rng: [((_x(rng, 2, 6), [1, 5], 1), {})]})),
+     dict(samples=lambda rng: [((_x(rng, 2, 6), [1, 5], 1), {})])),
     ("chunk", "SplitBackward0", chunk,
-     dict(samples=_deferred, extra={"samples": lambda rng: [((_x(rng, 7, 2), 3), {}), ((_x(rng, 2, 4), 2, 1), {})]})),
+     dict(samples=lambda rng: [((_x(rng, 7, 2), 3), {}), ((_x(rng, 2, 4), 2, 1), {})])),
     ("unbind", "UnbindBackward0", unbind,
-     dict(samples=_deferred, extra={"samples": lambda rng: [((_x(rng, 3, 2),), {}), ((_x(rng, 2, 3), -1), {})]})),
-    ("gather", "GatherBackward0", gather, dict(samples=_deferred, extra={"samples": _index_samples})),
-    ("scatter_add", "ScatterAddBackward0", scatter_add,
-     dict(samples=_deferred, extra={"samples": _scatter_add_samples})),
-    ("scatter", "ScatterBackward0", scatter, dict(samples=_deferred, extra={"samples": _scatter_samples})),
-    ("index_select", "IndexSelectBackward0", index_select,
-     dict(samples=_deferred, extra={"samples": _index_select_samples})),
-    ("take_along_dim", "GatherBackward0", take_along_dim,
-     dict(samples=_deferred, extra={"samples": _take_along_dim_samples})),
+     dict(samples=lambda rng: [((_x(rng, 3, 2),), {}), ((_x(rng, 2, 3), -1), {})])),
+    ("gather", "GatherBackward0", gather, dict(samples=_index_samples)),
+    ("scatter_add", "ScatterAddBackward0", scatter_add, dict(samples=_scatter_add_samples)),
+    ("scatter", "ScatterBackward0", scatter, dict(nodes=("ScatterBackward1",), samples=_scatter_samples)),
+    ("index_select", "IndexSelectBackward0", index_select, dict(samples=_index_select_samples)),
+    ("take_along_dim", "GatherBackward0", take_along_dim, dict(samples=_take_along_dim_samples)),
     # F.pad: nn.functional finds it in OPS; the table tests compare it with torch.nn.functional.pad
     ("pad", "ConstantPadNdBackward0", pad, dict(method=False, samples=_pad_samples)),
     ("constant_pad_nd", "ConstantPadNdBackward0", constant_pad_nd, dict(method=False, samples=lambda rng: [

@@ -1,18 +1,22 @@
-"""Pointwise ops of the wider library: unary math (log1p ... erf), the activations PyTorch keeps
-in ``torch.nn.functional`` (softplus, gelu, silu, leaky_relu, elu, hardtanh), and the selection
-ops (maximum, minimum, where, masked_fill, lerp, atan2) -- with their in-place variants.
+"""Pointwise ops of the wider library: the activations PyTorch keeps in ``torch.nn.functional``
+(softplus, gelu, silu, leaky_relu, elu, hardtanh), and the selection ops (maximum, minimum,
+where, masked_fill, lerp, atan2) -- with their in-place variants.  (The unary math ops are
+declared in ``ops/unary.py``.)
 
-Unary ops share one template (``_pointwise``): dtype handling, the node, what is saved, and the
-differentiable formula used under ``create_graph=True``; an op brings its kernel pair and
-scalar parameters.  Two-tensor ops reuse ``elementwise._binary`` (promotion, broadcasting and
+The activations use the one unary template (``unary.unary_template``, here ``_pointwise``): dtype
+handling, the node, what is saved, and the differentiable formula used under
+``create_graph=True``; an activation brings its kernel pair and scalar parameters.  Two-tensor ops reuse ``elementwise._binary`` (promotion, broadcasting and
 gradient reduction solved there once).  Kernels: ``jitgrad/kernels/pointwise.py``.
 """
+import math
 import warnings
 
 import numpy as np
 
 from .. import _dtype
 from ..autograd.graph import next_seq
+from ..kernels import elementwise as ek
+from ..kernels import loops
 from ..kernels import pointwise as k
 from ..tensor import Tensor, _wrap, edge
 from . import elementwise as ew
@@ -20,6 +24,7 @@ from . import registry
 from .broadcast import broadcast_shapes
 from .inplace import _inplace, has_internal_overlap
 from .registry import OpInfo, define_node, new_node, register, result, saved_tensors
+from .unary import erf, exp, sigmoid, tanh, unary_template
 
 _state = registry._state
 _F16 = np.dtype(np.float16)
@@ -43,103 +48,9 @@ def _check_tensor(fn_name, arg_name, position, value):
                         f"not {type(value).__name__}")
 
 
-# ============================================================================ unary template
-_F32_MAX = float(np.finfo(np.float32).max)
-_INF = float("inf")
-
-
-def _cast_params(dt, params):
-    """The scalar parameters in the array's dtype; PyTorch's RuntimeError where a finite one
-    overflows float32 (instead of NumPy's cast warning)."""
-    if dt == np.float32:
-        for p in params:
-            if abs(p) > _F32_MAX and abs(p) != _INF:
-                raise RuntimeError("value cannot be converted to type float without overflow")
-    return [dt.type(p) for p in params]
-
-
-def _pointwise(name, node_name, forward, backward, *, saves, graph=None, cpu_kernel=None, nparams=0):
-    """``op(input, *params)``: a float elementwise op from its kernel pair.
-
-    ``params`` (``nparams`` Python floats) go to both kernels after the arrays, cast to the array's
-    dtype (as PyTorch does; a Python float would move float32 loops to float64).  ``saves`` is 'input' or
-    'result' (what backward reads).  Integer/bool inputs compute in the default float dtype,
-    unless the op names its PyTorch ``cpu_kernel``: then they raise PyTorch's NotImplementedError.
-    ``graph(g, x, y, *params)`` is the backward formula on Tensors (for ``create_graph=True``).
-    """
-    save_x = saves == "input"
-    new_tensor = Tensor.__new__
-    new_node_obj = object.__new__
-    state = _state
-
-    def run(input: Tensor, params: tuple) -> Tensor:
-        xd = input._data
-        dt = xd.dtype
-        if dt.kind != "f":
-            if cpu_kernel is not None:
-                raise NotImplementedError(f"\"{cpu_kernel}\" not implemented for '{_type_name(dt)}'")
-            dt = _dtype.get_default_dtype().np
-            xd = xd.astype(dt)
-        if dt is _F16:
-            return _via_float32(lambda t: run(t, params), input)
-        x = xd.ravel()
-        out = np.empty(xd.shape, dt)
-        y = out.ravel()
-        if params:
-            forward(x, *_cast_params(dt, params), y)
-        else:
-            forward(x, y)
-        t = new_tensor(Tensor)
-        t._data = out
-        t._vc = [0]
-        t._output_nr = 0
-        if state.enabled and input._requires_grad:
-            node = new_node_obj(node_cls)
-            node.next_functions = (edge(input),)
-            node._seq = next_seq()
-            if save_x:
-                node._saved = (x, None)
-                node._versions = ((input._vc, input._vc[0], input._data, input),)
-            else:
-                node._saved = (None, y)
-                node._versions = ((t._vc, 0, out, 0),)
-            node._ctx = (xd.shape, params)
-            t._requires_grad = True
-            t.grad_fn = node
-        else:
-            t._requires_grad = False
-            t.grad_fn = None
-        return t
-
-    def _backward(node, grads):
-        x, y = node._saved
-        shape, params = node._ctx
-        g = grads[0].ravel()
-        gx = np.empty(g.size, g.dtype)
-        if params:
-            params = [g.dtype.type(p) for p in params]
-        backward(g, g if x is None else x, g if y is None else y, *params, gx)
-        return (gx.reshape(shape),)
-
-    def _graph(node, grads):
-        (saved,) = saved_tensors(node)
-        shape, params = node._ctx
-        if save_x:
-            return (graph(grads[0], saved, None, *params),)
-        return (graph(grads[0], None, saved, *params),)
-
-    if nparams:  # the public wrappers pass exactly nparams floats
-        def op(input: Tensor, *params) -> Tensor:
-            return run(input, params)
-    else:  # a fixed signature: a stray argument is a TypeError, never a Numba typing error
-        def op(input: Tensor) -> Tensor:
-            return run(input, ())
-
-    node_cls = define_node(node_name, _backward, _graph if graph is not None else None)
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name}."
-    op.node_cls = node_cls
-    return op
+# ============================================================================ activations
+# one template for every unary op (ops/unary.py); the activations bring their own signatures
+_pointwise = unary_template
 
 
 def _where_positive(x, then, otherwise):
@@ -147,31 +58,10 @@ def _where_positive(x, then, otherwise):
     return where(x > 0, then, otherwise)
 
 
-# ---------------------------------------------------------------------------- unary math
-log1p = _pointwise("log1p", "Log1PBackward0", k.log1p_forward, k.log1p_backward, saves="input",
-                   graph=lambda g, x, y: g / (x + 1))
-expm1 = _pointwise("expm1", "Expm1Backward0", k.expm1_forward, k.expm1_backward, saves="result",
-                   graph=lambda g, x, y: g * (y + 1))
-tan = _pointwise("tan", "TanBackward0", k.tan_forward, k.tan_backward, saves="result",
-                 graph=lambda g, x, y: g * (y * y + 1))
-asin = _pointwise("asin", "AsinBackward0", k.asin_forward, k.asin_backward, saves="input",
-                  graph=lambda g, x, y: g / (1 - x * x).sqrt())
-acos = _pointwise("acos", "AcosBackward0", k.acos_forward, k.acos_backward, saves="input",
-                  graph=lambda g, x, y: -g / (1 - x * x).sqrt())
-atan = _pointwise("atan", "AtanBackward0", k.atan_forward, k.atan_backward, saves="input",
-                  graph=lambda g, x, y: g / (x * x + 1))
-sinh = _pointwise("sinh", "SinhBackward0", k.sinh_forward, k.sinh_backward, saves="input",
-                  graph=lambda g, x, y: g * cosh(x))
-cosh = _pointwise("cosh", "CoshBackward0", k.cosh_forward, k.cosh_backward, saves="input",
-                  graph=lambda g, x, y: g * sinh(x))
-erf = _pointwise("erf", "ErfBackward0", k.erf_forward, k.erf_backward, saves="input",
-                 graph=lambda g, x, y: g * (2 / np.sqrt(np.pi)) * ew.exp(-(x * x)))
-
-
 # ---------------------------------------------------------------------------- activations
 def _softplus_graph(g, x, y, beta, threshold):
     z = x * beta
-    return where(z > threshold, g, g * ew.sigmoid(z))
+    return where(z > threshold, g, g * sigmoid(z))
 
 
 _softplus = _pointwise("softplus", "SoftplusBackward0", k.softplus_forward, k.softplus_backward,
@@ -189,12 +79,12 @@ _GELU_BETA, _GELU_KAPPA = np.sqrt(2.0 / np.pi), 0.044715
 
 def _gelu_graph(g, x, y):
     cdf = (erf(x / _SQRT_2) + 1) * 0.5
-    pdf = ew.exp(x * x * -0.5) / _SQRT_2_PI
+    pdf = exp(x * x * -0.5) / _SQRT_2_PI
     return g * (cdf + x * pdf)
 
 
 def _gelu_tanh_graph(g, x, y):
-    t = ew.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA)
+    t = tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA)
     right = x * 0.5 * (1 - t * t) * _GELU_BETA * (x * x * (3 * _GELU_KAPPA) + 1)
     return g * ((t + 1) * 0.5 + right)
 
@@ -215,7 +105,7 @@ def gelu(input: Tensor, *, approximate: str = "none") -> Tensor:
 
 
 def _silu_graph(g, x, y):
-    s = ew.sigmoid(x)
+    s = sigmoid(x)
     return g * s * (x * (1 - s) + 1)
 
 
@@ -257,7 +147,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 _elu = _pointwise("elu", "EluBackward0", k.elu_forward, k.elu_backward, nparams=1, saves="input", cpu_kernel="elu_cpu",
-                  graph=lambda g, x, y, alpha: where(x <= 0, g * ew.exp(x) * alpha, g))
+                  graph=lambda g, x, y, alpha: where(x <= 0, g * exp(x) * alpha, g))
 
 
 def _elu_result_backward(grad, x, result, alpha, out):
@@ -285,7 +175,8 @@ def _hardtanh_graph(g, x, y, min_val, max_val):
     return where((x > min_val) & (x < max_val), g, 0.0)  # (NaN: 0, as the kernel)
 
 
-_hardtanh_float = _pointwise("hardtanh", "HardtanhBackward0", k.hardtanh_forward, k.hardtanh_backward,
+# (hardtanh forward is a clamp: kernels.elementwise.clamp_forward)
+_hardtanh_float = _pointwise("hardtanh", "HardtanhBackward0", ek.clamp_forward, k.hardtanh_backward,
                              nparams=2, saves="input", graph=_hardtanh_graph)
 
 
@@ -302,7 +193,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     if kind in "iu":  # integers clamp to the bounds cast to the integer type (no gradient)
         lo, hi = ew._cast_scalar(xd.dtype, int(min_val)), ew._cast_scalar(xd.dtype, int(max_val))
         out = np.empty(xd.shape, xd.dtype)
-        k.hardtanh_forward(xd.ravel(), lo, hi, out.ravel())
+        ek.clamp_forward(xd.ravel(), lo, hi, out.ravel())
         return _wrap(out)
     return _hardtanh_float(input, float(min_val), float(max_val))
 
@@ -314,15 +205,6 @@ def _inplace_variant(op, name):
     return fn
 
 
-log1p_ = _inplace_variant(log1p, "log1p_")
-expm1_ = _inplace_variant(expm1, "expm1_")
-tan_ = _inplace_variant(tan, "tan_")
-asin_ = _inplace_variant(asin, "asin_")
-acos_ = _inplace_variant(acos, "acos_")
-atan_ = _inplace_variant(atan, "atan_")
-sinh_ = _inplace_variant(sinh, "sinh_")
-cosh_ = _inplace_variant(cosh, "cosh_")
-erf_ = _inplace_variant(erf, "erf_")
 silu_ = _inplace_variant(_silu, "silu_")
 _leaky_relu_inplace = _inplace(_leaky_relu_saving_result, "leaky_relu_")
 _elu_inplace = _inplace(_elu_saving_result, "elu_")
@@ -347,10 +229,38 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 
 
 # ============================================================================ two-tensor ops
-def _fill(kernel, g, *args):
-    out = np.empty(g.size, g.dtype)
-    kernel(g, *args, out)
-    return out
+_fill = ew._fill  # (a fresh flat array from a kernel, its parallel twin when large)
+
+
+@loops.scalar
+def _d_max(g, a, b):
+    # d max(a, b)/da: all of g where a > b, half on a tie, none where a < b (NaN: all).  The same
+    # function serves the three other cases by argument order: d max/db = _d_max(g, b, a),
+    # d min/da = _d_max(g, b, a), d min/db = _d_max(g, a, b).
+    if a == b:
+        return g / 2
+    return 0 if a < b else g
+
+
+@loops.scalar
+def _d_atan2(g, a, b, num):
+    # g * num / (a^2 + b^2), in PyTorch's order; 0 where a^2 + b^2 == 0 (at the origin)
+    d = a * a + b * b
+    return g * num * (0 if d == 0 else 1 / d)
+
+
+# NaN in either operand propagates; a tie (0. vs -0.) gives b, as PyTorch's vectorised loop does
+# (its scalar loop, used for a tensor of a few elements, gives a)
+_maximum = ew.binary_op("maximum", "MaximumBackward0", forward=lambda a, b: a if (a > b or a != a) else b,
+                        vjp_a=lambda g, a, b, y: _d_max(g, a, b), vjp_b=lambda g, a, b, y: _d_max(g, b, a),
+                        scalar_forward=False, graph=lambda g, a, b, y, s: (g * _ties(g, a, b), g * _ties(g, b, a)))
+_minimum = ew.binary_op("minimum", "MinimumBackward0", forward=lambda a, b: a if (a < b or a != a) else b,
+                        vjp_a=lambda g, a, b, y: _d_max(g, b, a), vjp_b=lambda g, a, b, y: _d_max(g, a, b),
+                        scalar_forward=False, graph=lambda g, a, b, y, s: (g * _ties(g, b, a), g * _ties(g, a, b)))
+_atan2 = ew.binary_op("atan2", "Atan2Backward0", forward=lambda a, b: math.atan2(a, b),
+                      vjp_a=lambda g, a, b, y: _d_atan2(g, a, b, b), vjp_b=lambda g, a, b, y: _d_atan2(g, a, b, -a),
+                      scalar_forward=False, true_divide=True,
+                      graph=lambda g, a, b, y, s: (g * b / (a * a + b * b), -g * a / (a * a + b * b)))
 
 
 def _ties(g, a, b):
@@ -359,22 +269,9 @@ def _ties(g, a, b):
     dt = g._data.dtype
     shape = broadcast_shapes(a._data.shape, b._data.shape)
     ones = np.ones(int(np.prod(shape, dtype=np.int64)), dt)
-    weights = _fill(k.maximum_backward, ones, ew._operand(a._data, dt, shape), ew._operand(b._data, dt, shape))
+    weights = _fill(loops.maximum_backward_a, ones, ew._operand(a._data, dt, shape), ew._operand(b._data, dt, shape),
+                    ones)
     return _wrap(weights.reshape(shape))
-
-
-_maximum = ew._binary(
-    "maximum", "MaximumBackward0", k.maximum_forward, None,
-    lambda g, a, b, y: _fill(k.maximum_backward, g, a, b), lambda g, a, b, y: _fill(k.maximum_backward, g, b, a),
-    None, graph=lambda g, a, b, y, s: (g * _ties(g, a, b), g * _ties(g, b, a)))
-_minimum = ew._binary(
-    "minimum", "MinimumBackward0", k.minimum_forward, None,
-    lambda g, a, b, y: _fill(k.maximum_backward, g, b, a), lambda g, a, b, y: _fill(k.maximum_backward, g, a, b),
-    None, graph=lambda g, a, b, y, s: (g * _ties(g, b, a), g * _ties(g, a, b)))
-_atan2 = ew._binary(
-    "atan2", "Atan2Backward0", k.atan2_forward, None,
-    lambda g, a, b, y: _fill(k.atan2_backward_self, g, a, b), lambda g, a, b, y: _fill(k.atan2_backward_other, g, a, b),
-    None, true_divide=True, graph=lambda g, a, b, y, s: (g * b / (a * a + b * b), -g * a / (a * a + b * b)))
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
@@ -460,7 +357,7 @@ def where(condition: Tensor, input=_MISSING, other=_MISSING) -> Tensor:
     a = _flat_operand(input, dt, shape)
     b = _flat_operand(other, dt, shape)
     out = np.empty(shape, dt)
-    k.where_forward(c, a, b, out.ravel())
+    ew._fill_into(k.where_forward, c, a, b, out.ravel())
     a_grad = isinstance(input, Tensor) and input._requires_grad
     b_grad = isinstance(other, Tensor) and other._requires_grad
     if _state.enabled and (a_grad or b_grad):
@@ -531,7 +428,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     m = ew._operand(md, md.dtype, shape)
     fill = ew._cast_scalar(dt, value._data[()]) if value_is_tensor else ew.checked_scalar(dt, value)
     out = np.empty(shape, dt)
-    k.masked_fill_forward(x, m, fill, out.ravel())
+    ew._fill_into(k.masked_fill_forward, x, m, fill, out.ravel())
     value_grad = value_is_tensor and value._requires_grad
     if _state.enabled and (input._requires_grad or value_grad):
         versions = (registry.saved_version(mask),)
@@ -594,7 +491,7 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     out = np.empty(shape, dt)
     if weight_is_tensor:
         w = ew._operand(weight._data, dt, shape)
-        k.lerp_forward(a, b, w, out.ravel())
+        ew._fill_into(k.lerp_forward, a, b, w, out.ravel())
         if registry.needs_grad(input, end, weight):
             node = new_node(_LerpTensorNode, (edge(input), edge(end), edge(weight)), (a, b, w),
                             (shape, xd.shape, ed.shape, weight._data.shape, dt,
@@ -704,12 +601,6 @@ def _grid_pair(rng, sa, sb):
 
 _PAIR_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3))]
 
-for _name, _fn, _lo, _hi in [("log1p", log1p, -0.5, 2.0), ("expm1", expm1, -2.0, 2.0), ("tan", tan, -1.2, 1.2),
-                             ("asin", asin, -0.9, 0.9), ("acos", acos, -0.9, 0.9), ("atan", atan, -2.0, 2.0),
-                             ("sinh", sinh, -2.0, 2.0), ("cosh", cosh, -2.0, 2.0), ("erf", erf, -2.0, 2.0)]:
-    _aliases = {"asin": ("arcsin",), "acos": ("arccos",), "atan": ("arctan",)}.get(_name, ())
-    register(OpInfo(_name, _fn.node_cls.__name__, _fn, aliases=_aliases, samples=_unary_samples(_lo, _hi)))
-
 register(OpInfo("softplus", "SoftplusBackward0", softplus, method=False, samples=lambda rng: [
     ((_any(rng, (3, 4))[0],), {}), ((_away_from(rng, (3, 4), [0.5]),), {"beta": 2, "threshold": 1}),
     ((_any(rng, (5,))[0],), {"beta": 0.5})], notes="samples avoid beta * x == threshold, where softplus turns linear"))
@@ -731,20 +622,16 @@ register(OpInfo("minimum", "MinimumBackward0", minimum, samples=lambda rng: [
     (_grid_pair(rng, sa, sb), {}) for sa, sb in _PAIR_SHAPES], notes="grid samples: never tied"))
 register(OpInfo("atan2", "Atan2Backward0", atan2, aliases=("arctan2",), samples=lambda rng: [
     ((a, ew._away_from_zero(rng, sb)), {}) for sa, sb in _PAIR_SHAPES for a in _any(rng, sa)]))
-register(OpInfo("lerp", "LerpBackward0", lerp, samples=lambda rng: [
+register(OpInfo("lerp", "LerpBackward0", lerp, nodes=("LerpBackward1",), samples=lambda rng: [
     ((a, b, 0.3), {}) for a, b in [_any(rng, (3, 4), (3, 4)), _any(rng, (3, 4), (4,))]]
     + [((a, b, 0.8), {}) for a, b in [_any(rng, (2, 1, 3), (4, 1))]]
     + [((a, b, w), {}) for a, b, w in [_any(rng, (3, 4), (3, 4), (3, 4)), _any(rng, (3, 1), (4,), (2, 1, 1))]]))
 # where / masked_fill take a bool tensor, which the table's samples (float arrays) cannot express:
 # tests/test_pointwise_statistics.py checks them (gradcheck, gradgradcheck and against torch).
-register(OpInfo("where", "WhereBackward0", where, method=False, samples=None))
-register(OpInfo("masked_fill", "MaskedFillBackward0", masked_fill, samples=None))
-Tensor.where = _tensor_where
+register(OpInfo("where", "WhereBackward0", where, method=_tensor_where, samples=None))  # self is the x operand
+register(OpInfo("masked_fill", "MaskedFillBackward0", masked_fill, nodes=("MaskedFillBackward1",), samples=None))
 
-for _op, _public, _aliases in [(log1p_, True, ()), (expm1_, True, ()), (tan_, True, ()), (asin_, True, ("arcsin_",)),
-                               (acos_, True, ("arccos_",)), (atan_, True, ("arctan_",)), (sinh_, True, ()),
-                               (cosh_, True, ()), (erf_, True, ()), (masked_fill_, False, ()), (lerp_, False, ()),
-                               (atan2_, False, ("arctan2_",))]:
+for _op, _public, _aliases in [(masked_fill_, False, ()), (lerp_, False, ()), (atan2_, False, ("arctan2_",))]:
     register(OpInfo(_op.__name__, "", _op, aliases=_aliases, public=_public, samples=None, differentiable=False))
 # nn.functional's in-place activations: in the table for jitgrad.nn.functional, not Tensor methods
 for _op in (leaky_relu_, elu_, hardtanh_, silu_):

@@ -78,6 +78,18 @@ def sum_array(x: np.ndarray, axes: tuple) -> np.ndarray:
     return out.reshape([s for d, s in enumerate(x.shape) if d not in axes])
 
 
+def record_saving_output(out: np.ndarray, input: Tensor, node_cls, saved, ctx) -> Tensor:
+    """``out``, the result of a reduction of ``input`` that needs grad, with its node, whose saved
+    values include the output: a version record of each, so an in-place change to either fails
+    backward (norm, var/std, logsumexp, prod, max/min; called only when recording, so the no-grad
+    path pays no extra call)."""
+    t = result(out, None)
+    t.grad_fn = new_node(node_cls, (edge(input),), saved, ctx,
+                         (registry.saved_version(input), registry.saved_version(t, 0)))
+    t._requires_grad = True
+    return t
+
+
 def _keepdim_shape(shape, axes):
     return tuple(1 if d in axes else s for d, s in enumerate(shape))
 
@@ -143,8 +155,9 @@ def _sum_graph(node, grads):
     return (_expand_grad_graph(grads[0], shape, dtype, axes, keepdim),)
 
 
-_SumAllNode = define_node("SumBackward0", _sum_backward, _sum_graph)
-_SumDimNode = define_node("SumBackward1", _sum_backward, _sum_graph)
+# (reductions' backward functions return a new array, or a read-only FilledGrad the engine writes out)
+_SumAllNode = define_node("SumBackward0", _sum_backward, _sum_graph, owns_grads=True)
+_SumDimNode = define_node("SumBackward1", _sum_backward, _sum_graph, owns_grads=True)
 
 
 def mean(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -191,8 +204,8 @@ def _mean_graph(node, grads):
     return (_expand_grad_graph(grads[0] / count, shape, dtype, axes, keepdim),)
 
 
-_MeanAllNode = define_node("MeanBackward0", _mean_backward, _mean_graph)
-_MeanDimNode = define_node("MeanBackward1", _mean_backward, _mean_graph)
+_MeanAllNode = define_node("MeanBackward0", _mean_backward, _mean_graph, owns_grads=True)
+_MeanDimNode = define_node("MeanBackward1", _mean_backward, _mean_graph, owns_grads=True)
 
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
@@ -234,12 +247,9 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     k.norm_middle_forward(x3, p, out2)
     out_shape = _keepdim_shape(xd.shape, axes) if keepdim else tuple(s for d, s in enumerate(xd.shape) if d not in axes)
     out = out2.reshape(out_shape)
-    t = result(out, None)
     if _state.enabled and input._requires_grad:
-        t.grad_fn = new_node(_NormNode, (edge(input),), (x3, out2), (xd.shape, axes, p),
-                             (registry.saved_version(input), registry.saved_version(t, 0)))
-        t._requires_grad = True
-    return t
+        return record_saving_output(out, input, _NormNode, (x3, out2), (xd.shape, axes, p))
+    return result(out, None)
 
 
 def _norm_backward(node, grads):
@@ -293,6 +303,6 @@ def _samples_norm(rng):
             ((x,), {"dim": 0, "keepdim": True}), ((x,), {"p": float("inf"), "dim": 1})]
 
 
-register(OpInfo("sum", "SumBackward0", sum, samples=_samples_reduce))
-register(OpInfo("mean", "MeanBackward0", mean, samples=_samples_reduce))
+register(OpInfo("sum", "SumBackward0", sum, nodes=("SumBackward1",), samples=_samples_reduce))
+register(OpInfo("mean", "MeanBackward0", mean, nodes=("MeanBackward1",), samples=_samples_reduce))
 register(OpInfo("norm", "LinalgVectorNormBackward0", norm, samples=_samples_norm))

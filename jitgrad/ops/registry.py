@@ -9,13 +9,13 @@ in the helpers below, written once.
 """
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
 from .. import _dtype
 from ..autograd import grad_mode
-from ..autograd.graph import Node, next_seq, node_class
+from ..autograd.graph import VIEW, Node, new_node, node_class, saved_version  # noqa: F401  (re-exported for the ops)
 from ..tensor import Tensor, _wrap, edge
 
 _state = grad_mode._state
@@ -28,11 +28,20 @@ class OpInfo:
     name: str  # public name: jitgrad.<name> and, unless method=False, Tensor.<name>
     node: str  # grad_fn name, e.g. 'MulBackward0'
     function: Callable  # the Tensor-level implementation
-    method: bool = True  # also a Tensor method
+    # also a Tensor method: True binds the function itself; a callable is the method's own
+    # implementation where its arguments differ from the function's (Tensor.where(condition, other))
+    method: Union[bool, Callable] = True
     aliases: tuple = ()  # other public names (functions and methods)
     dunders: tuple = ()  # operator overloads on Tensor bound to the same function
+    # other Tensor attributes of the op with their own implementation, {name: function or property}:
+    # operators that skip the function's keyword handling, reflected operators (operands swapped),
+    # properties (Tensor.T)
+    methods: dict = field(default_factory=dict)
     public: bool = True  # exported as jitgrad.<name> (False for methods-only ops such as casts)
     scalar_input: bool = False  # the function form accepts a Python number as its first argument
+    # every other node class the op may give its outputs (by argument kind: a scalar operand, a 1-D
+    # input, a composite's last step); ``node`` plus these are all its ``grad_fn`` names
+    nodes: tuple = ()
     # -- for the table-driven gradient check --
     samples: Optional[Callable] = None  # rng -> list of (args, kwargs); args may hold arrays
     differentiable: bool = True
@@ -43,15 +52,33 @@ class OpInfo:
 OPS: dict = {}
 
 
+@dataclass(frozen=True)
+class ScalarDef:
+    """An elementwise op as math on one element (``ops/unary.py``'s ``unary_op``,
+    ``ops/elementwise.py``'s ``binary_op``): what the eager loops are generated from, and what a
+    compiler can fuse.  ``forward(x)`` / ``forward(a, b)``; ``vjps``: one per input, each
+    ``(g, x, y)`` / ``(g, a, b, y)`` (``y`` the result) or the markers "grad" / "-grad";
+    all are ``inline`` njit functions."""
+
+    name: str
+    forward: Callable
+    vjps: tuple
+    saves: str  # what backward reads: 'input' / 'result' / 'both' (unary); 'inputs' / 'inputs+result' / 'nothing'
+
+
+#: op name -> its ScalarDef, for every op declared from scalar math
+SCALAR_DEFS: dict = {}
+
+
 # The op-table functions whose PyTorch counterpart takes ``out=`` (found by calling each
 # torch.<name> / torch.nn.functional.<name> of torch 2.13 with ``out=``); the others refuse it.
+# (A unary op's declaration says it itself: ``unary_op(..., out=True)``, ``OpInfo.extra['out']``.)
 OUT_FUNCTIONS = frozenset("""
-    add sub mul div pow neg exp log sqrt abs sin cos tan tanh sigmoid reciprocal log1p expm1 asin acos
-    atan sinh cosh erf sign atan2 maximum minimum lerp where clamp clamp_min clamp_max floor_divide
-    remainder eq ne lt le gt ge bitwise_and bitwise_or bitwise_xor bitwise_not logical_and logical_or
-    logical_xor logical_not sum mean prod var std norm logsumexp max min argmax argmin amax amin
-    cumsum cumprod dot mm mv bmm matmul outer cat stack gather scatter scatter_add index_select
-    take_along_dim tril triu softmax log_softmax gelu softplus
+    add sub mul div pow neg sign atan2 maximum minimum lerp where clamp clamp_min clamp_max
+    floor_divide remainder eq ne lt le gt ge bitwise_and bitwise_or bitwise_xor bitwise_not
+    logical_and logical_or logical_xor logical_not sum mean prod var std norm logsumexp max min
+    argmax argmin amax amin cumsum cumprod dot mm mv bmm matmul outer cat stack gather scatter
+    scatter_add index_select take_along_dim tril triu softmax log_softmax gelu softplus
 """.split())
 OUT_FUNCTIONAL = frozenset(("gelu", "softplus", "avg_pool2d"))  # torch.nn.functional.<name>(..., out=)
 
@@ -149,7 +176,8 @@ def public_function(info: OpInfo, namespace: str = "torch"):
     taking ``out=`` exactly where PyTorch's function of that namespace does."""
     fn = info.function
     name = info.name
-    takes_out = name in (OUT_FUNCTIONS if namespace == "torch" else OUT_FUNCTIONAL)
+    takes_out = (name in OUT_FUNCTIONS or info.extra.get("out", False)) if namespace == "torch" \
+        else name in OUT_FUNCTIONAL
     differentiable = info.differentiable
     if info.scalar_input:
         if not takes_out:
@@ -183,29 +211,27 @@ def public_function(info: OpInfo, namespace: str = "torch"):
 
 
 def register(info: OpInfo) -> OpInfo:
-    """Add an op to the table and attach it to Tensor (methods and operators)."""
+    """Add an op to the table and attach it to Tensor (methods, operators, properties): the one
+    place Tensor gets its op methods, each a plain function bound once, at import."""
     OPS[info.name] = info
     if info.method:
+        method = info.function if info.method is True else info.method
         for name in (info.name,) + info.aliases:
-            setattr(Tensor, name, info.function)
+            setattr(Tensor, name, method)
     for dunder in info.dunders:
         setattr(Tensor, dunder, info.function)
+    for name, attribute in info.methods.items():
+        setattr(Tensor, name, attribute)
     return info
 
 
 # ---------------------------------------------------------------------------- recording
-def saved_version(t: Tensor, own_output_nr=None):
-    """A version-counter record for a tensor saved for backward (checked when backward runs).
-
-    ``own_output_nr`` marks an output of the saving node itself (stored as its index, not the
-    node, so the record creates no reference cycle).
-    """
-    creator = t if own_output_nr is None else own_output_nr
-    return (t._vc, t._vc[0], t._data, creator)
-
-
 def result(out: np.ndarray, node: Optional[Node]) -> Tensor:
-    """Wrap a new output array; with a node, make it the tensor's grad_fn."""
+    """Wrap a new output array; with a node, make it the tensor's grad_fn.
+
+    (The unary and binary templates -- ops/unary.py, ops/elementwise.py -- and the matrix
+    products in ops/linalg.py inline this and :func:`new_node`: one call less is ~70 ns, 5% of a
+    small op on the hottest paths.)"""
     t = Tensor.__new__(Tensor)
     t._data = out
     t._vc = [0]
@@ -217,17 +243,6 @@ def result(out: np.ndarray, node: Optional[Node]) -> Tensor:
         t._requires_grad = True
         t.grad_fn = node
     return t
-
-
-def new_node(cls, edges: tuple, saved=None, ctx=None, versions=()):
-    """Instantiate a node class with its graph edges and saved state."""
-    node = cls.__new__(cls)
-    node._seq = next_seq()
-    node.next_functions = edges
-    node._saved = saved
-    node._ctx = ctx
-    node._versions = versions
-    return node
 
 
 def needs_grad(*tensors) -> bool:
@@ -259,7 +274,7 @@ def flat(a: np.ndarray) -> np.ndarray:
     return a.ravel()
 
 
-def define_node(name: str, backward, double_backward=None) -> type:
+def define_node(name: str, backward, double_backward=None, owns_grads=False) -> type:
     """The node class named ``name``.
 
     ``backward(node, grads) -> tuple``: the fast path, NumPy arrays in and out (jitted kernels).
@@ -267,8 +282,11 @@ def define_node(name: str, backward, double_backward=None) -> type:
     ops, Tensors in and out, used under ``create_graph=True`` (higher-order gradients).  Read the
     tensors it needs with ``saved_tensors(node)``.  Without it, ``create_graph=True`` through this
     node raises a clear error.
+    ``owns_grads``: True when every array ``backward`` returns is new and returned once (the engine
+    may then make it a leaf's ``.grad`` without a copy); ``VIEW`` when it returns one view of its
+    incoming gradient; False (the safe default) otherwise.  See ``autograd/graph.py``.
     """
-    return node_class(name, backward, double_backward)
+    return node_class(name, backward, double_backward, owns_grads=owns_grads)
 
 
 def saved_tensors(node) -> list:

@@ -14,7 +14,7 @@ from . import registry
 from .broadcast import reduce_to_shape
 from .conversion import cast_array
 from .elementwise import fill_scalar
-from .registry import OpInfo, define_node, new_node, register, result, saved_version
+from .registry import VIEW, OpInfo, define_node, new_node, register, result, saved_version
 
 _state = registry._state
 
@@ -78,8 +78,9 @@ def _reshape_graph(node, grads):
     return (grads[0].reshape(node._ctx),)
 
 
-_ViewNode = define_node("ViewBackward0", _reshape_backward, _reshape_graph)
-_UnsafeViewNode = define_node("UnsafeViewBackward0", _reshape_backward, _reshape_graph)
+# (views' backward functions return a view of the incoming gradient: owned when that was)
+_ViewNode = define_node("ViewBackward0", _reshape_backward, _reshape_graph, owns_grads=VIEW)
+_UnsafeViewNode = define_node("UnsafeViewBackward0", _reshape_backward, _reshape_graph, owns_grads=VIEW)
 
 
 def view(input: Tensor, *shape) -> Tensor:
@@ -161,8 +162,9 @@ def _transpose_backward(node, grads):
 
 
 _TransposeNode = define_node("TransposeBackward0", _transpose_backward,
-                             lambda node, grads: (grads[0].transpose(*node._ctx),))
-_TNode = define_node("TBackward0", lambda node, grads: (grads[0].T,), lambda node, grads: (grads[0].t(),))
+                             lambda node, grads: (grads[0].transpose(*node._ctx),), owns_grads=VIEW)
+_TNode = define_node("TBackward0", lambda node, grads: (grads[0].T,), lambda node, grads: (grads[0].t(),),
+                     owns_grads=VIEW)
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -187,7 +189,7 @@ def _permute_backward(node, grads):
 
 
 _PermuteNode = define_node("PermuteBackward0", _permute_backward,
-                           lambda node, grads: (grads[0].permute(*[int(d) for d in node._ctx]),))
+                           lambda node, grads: (grads[0].permute(*[int(d) for d in node._ctx]),), owns_grads=VIEW)
 
 
 def permute(input: Tensor, *dims) -> Tensor:
@@ -231,7 +233,7 @@ def squeeze_named(input: Tensor, dim, node_name: str) -> Tensor:
     out = xd.squeeze(axes) if axes else xd
     cls = _SqueezeNodes.get(node_name)
     if cls is None:
-        cls = _SqueezeNodes[node_name] = define_node(node_name, _reshape_backward, _reshape_graph)
+        cls = _SqueezeNodes[node_name] = define_node(node_name, _reshape_backward, _reshape_graph, owns_grads=VIEW)
     return _view_result(input, out, cls, xd.shape)
 
 
@@ -241,7 +243,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     return squeeze_named(input, dim, name)
 
 
-_UnsqueezeNode = define_node("UnsqueezeBackward0", _reshape_backward, _reshape_graph)
+_UnsqueezeNode = define_node("UnsqueezeBackward0", _reshape_backward, _reshape_graph, owns_grads=VIEW)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -257,7 +259,7 @@ def _expand_backward(node, grads):
 
 
 _ExpandNode = define_node("ExpandBackward0", _expand_backward,
-                          lambda node, grads: (registry.sum_to(grads[0], node._ctx),))
+                          lambda node, grads: (registry.sum_to(grads[0], node._ctx),), owns_grads=VIEW)
 
 
 def _numel_overflows(sizes) -> bool:
@@ -311,7 +313,8 @@ def expand_as(input: Tensor, other: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------- clone
-_CloneNode = define_node("CloneBackward0", lambda node, grads: (grads[0],), lambda node, grads: (grads[0],))
+_CloneNode = define_node("CloneBackward0", lambda node, grads: (grads[0],), lambda node, grads: (grads[0],),
+                         owns_grads=VIEW)
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
@@ -574,7 +577,8 @@ def _scatter_graph(node, grads):
 
 _SelectNode = define_node("SelectBackward0", _scatter_backward, _scatter_graph)
 _SliceNode = define_node("SliceBackward0", _scatter_backward, _scatter_graph)
-_AliasNode = define_node("AliasBackward0", lambda node, grads: (grads[0],), lambda node, grads: (grads[0],))
+_AliasNode = define_node("AliasBackward0", lambda node, grads: (grads[0],), lambda node, grads: (grads[0],),
+                         owns_grads=VIEW)
 
 
 def _view_index(input: Tensor, key: tuple, node_cls) -> Tensor:
@@ -634,6 +638,7 @@ def getitem(input: Tensor, key) -> Tensor:
     if len(items) == 1 and isinstance(items[0], slice) and not isinstance(key, tuple):
         # a lone slice is always a SliceBackward0 in PyTorch, even ``x[:]``
         return _view_index(input, (items[0],), _SliceNode)
+    # (_basic_view walks the key the same way on a NumPy array, for setitem; see there why apart)
     t = input
     dim = 0  # the dim of ``t`` the next item applies to
     src_dim = 0  # the same position counted in ``input`` (PyTorch's error messages use it)
@@ -836,17 +841,20 @@ def _x(rng, *shape):
     return rng.uniform(-1, 1, shape)
 
 
-register(OpInfo("reshape", "ViewBackward0", reshape,
+register(OpInfo("reshape", "ViewBackward0", reshape, nodes=("UnsafeViewBackward0",),
                 samples=lambda rng: [((_x(rng, 3, 4), (2, 6)), {}), ((_x(rng, 3, 4), (-1,)), {})]))
 register(OpInfo("view", "ViewBackward0", view, samples=lambda rng: [((_x(rng, 3, 4), (4, 3)), {})]))
-register(OpInfo("flatten", "ViewBackward0", flatten,
+register(OpInfo("flatten", "ViewBackward0", flatten, nodes=("UnsafeViewBackward0",),
                 samples=lambda rng: [((_x(rng, 2, 3, 4),), {}), ((_x(rng, 2, 3, 4),), {"start_dim": 1})]))
 register(OpInfo("transpose", "TransposeBackward0", transpose, aliases=("swapaxes", "swapdims"),
+                methods={"mT": property(_mT)},
                 samples=lambda rng: [((_x(rng, 2, 3, 4), 0, 2), {})]))
 register(OpInfo("t", "TBackward0", t, samples=lambda rng: [((_x(rng, 3, 4),), {})]))
-register(OpInfo("permute", "PermuteBackward0", permute, samples=lambda rng: [((_x(rng, 2, 3, 4), (2, 0, 1)), {})]))
-register(OpInfo("squeeze", "SqueezeBackward0", squeeze,
-                samples=lambda rng: [((_x(rng, 3, 1, 4),), {}), ((_x(rng, 3, 1, 4), 1), {})]))
+register(OpInfo("permute", "PermuteBackward0", permute, samples=lambda rng: [((_x(rng, 2, 3, 4), (2, 0, 1)), {})],
+                methods=dict.fromkeys(("T", "H"), property(_T))))  # H (adjoint) is T for real tensors
+register(OpInfo("squeeze", "SqueezeBackward0", squeeze, nodes=("SqueezeBackward1", "SqueezeBackward2"),
+                samples=lambda rng: [((_x(rng, 3, 1, 4),), {}), ((_x(rng, 3, 1, 4), 1), {}),
+                                     ((_x(rng, 3, 1, 4, 1), (1, 3)), {})]))
 register(OpInfo("unsqueeze", "UnsqueezeBackward0", unsqueeze, samples=lambda rng: [((_x(rng, 3, 4), 1), {})]))
 register(OpInfo("expand", "ExpandBackward0", expand,
                 samples=lambda rng: [((_x(rng, 3, 1), (2, 3, 4)), {}), ((_x(rng, 4), (3, -1)), {})]))
@@ -854,15 +862,12 @@ register(OpInfo("clone", "CloneBackward0", clone, samples=lambda rng: [((_x(rng,
 register(OpInfo("setitem", "CopySlices", setitem, method=False, public=False, dunders=("__setitem__",),
                 differentiable=False))
 register(OpInfo("getitem", "SelectBackward0", getitem, method=False, public=False, dunders=("__getitem__",),
+                nodes=("SliceBackward0", "IndexBackward0", "UnsqueezeBackward0", "AliasBackward0"),
                 samples=lambda rng: [((_x(rng, 4, 5), key), {}) for key in [
                     0, (1, 2), slice(1, 3), (Ellipsis, 1), (None, 2), ([0, 2, 0],), (slice(None), [4, 4, 1]),
-                    (np.array([[0, 1], [3, 3]]),), (np.array([True, False, True, True]),)]]))
+                    (np.array([[0, 1], [3, 3]]),), (np.array([True, False, True, True]),), None, Ellipsis]]))
 register(OpInfo("view_as", "ViewBackward0", view_as, samples=None))
 register(OpInfo("reshape_as", "ViewBackward0", reshape_as, samples=None))
 register(OpInfo("expand_as", "ExpandBackward0", expand_as, samples=None))
 register(OpInfo("unflatten", "ViewBackward0", unflatten, samples=lambda rng: [((_x(rng, 6, 2), 0, (2, 3)), {})]))
-
-Tensor.T = property(_T)
-Tensor.mT = property(_mT)
-Tensor.H = Tensor.T
 _ = Size  # re-exported shape type used by callers of this module

@@ -19,7 +19,7 @@ from ..tensor import Tensor, _wrap, _wrap_dim, edge
 from . import elementwise as ew
 from . import registry
 from .inplace import _inplace
-from .reduction import _as_middle, normalize_dims
+from .reduction import _as_middle, normalize_dims, record_saving_output
 from .registry import OpInfo, define_node, new_node, register, result, saved_tensors
 
 _state = registry._state
@@ -157,11 +157,7 @@ def _extreme_all(fn, input: Tensor, kernel, node_cls) -> Tensor:
     kernel(x3, values, indices)
     out = values.astype(xd.dtype, copy=False).reshape(())
     if _state.enabled and input._requires_grad:
-        t = result(out, None)
-        t.grad_fn = new_node(node_cls, (edge(input),), (x3, values), (xd.shape, tuple(range(xd.ndim)), True),
-                             (registry.saved_version(input), registry.saved_version(t, 0)))
-        t._requires_grad = True
-        return t
+        return record_saving_output(out, input, node_cls, (x3, values), (xd.shape, tuple(range(xd.ndim)), True))
     return result(out, None)
 
 
@@ -312,11 +308,7 @@ def _amax_like(fn: str, input: Tensor, dim, keepdim: bool, kernel, node_cls) -> 
         kernel(x3, values, indices)
     out = values.astype(xd.dtype, copy=False).reshape(_reduced_shape(xd.shape, axes, keepdim))
     if _state.enabled and input._requires_grad:
-        t = result(out, None)
-        t.grad_fn = new_node(node_cls, (edge(input),), (x3, values), (xd.shape, axes, False),
-                             (registry.saved_version(input), registry.saved_version(t, 0)))
-        t._requires_grad = True
-        return t
+        return record_saving_output(out, input, node_cls, (x3, values), (xd.shape, axes, False))
     return result(out, None)
 
 
@@ -368,12 +360,9 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Te
     out2 = np.empty((x3.shape[0], x3.shape[2]), xd.dtype)
     k.prod_middle_forward(x3, _accumulator(xd.dtype, 1), out2)
     out = out2.reshape(out_shape)
-    t = result(out, None)
     if _state.enabled and input._requires_grad and xd.dtype.kind == "f":
-        t.grad_fn = new_node(node_cls, (edge(input),), (x3, out2), (input._data.shape, input._data.dtype, axes),
-                             (registry.saved_version(input), registry.saved_version(t, 0)))
-        t._requires_grad = True
-    return t
+        return record_saving_output(out, input, node_cls, (x3, out2), (input._data.shape, input._data.dtype, axes))
+    return result(out, None)
 
 
 def _prod_backward(node, grads):
@@ -447,13 +436,10 @@ def _variance(fn: str, input: Tensor, dim, unbiased, keepdim, correction, take_s
     out2 = np.empty((x3.shape[0], x3.shape[2]), xd.dtype)
     k.var_middle_forward(x3, correction, take_sqrt, out2)
     out = out2.reshape(_reduced_shape(xd.shape, axes, keepdim))
-    t = result(out, None)
     if _state.enabled and input._requires_grad:
-        t.grad_fn = new_node(_StdNode if take_sqrt else _VarNode, (edge(input),), (x3, out2),
-                             (xd.shape, axes, correction, take_sqrt, all_dims),
-                             (registry.saved_version(input), registry.saved_version(t, 0)))
-        t._requires_grad = True
-    return t
+        return record_saving_output(out, input, _StdNode if take_sqrt else _VarNode, (x3, out2),
+                                    (xd.shape, axes, correction, take_sqrt, all_dims))
+    return result(out, None)
 
 
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -512,12 +498,9 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     out2 = np.empty((x3.shape[0], x3.shape[2]), xd.dtype)
     k.logsumexp_middle_forward(x3, out2)
     out = out2.reshape(_reduced_shape(xd.shape, axes, keepdim))
-    t = result(out, None)
     if _state.enabled and input._requires_grad:
-        t.grad_fn = new_node(_LogsumexpNode, (edge(input),), (x3, out2), (xd.shape, axes),
-                             (registry.saved_version(input), registry.saved_version(t, 0)))
-        t._requires_grad = True
-    return t
+        return record_saving_output(out, input, _LogsumexpNode, (x3, out2), (xd.shape, axes))
+    return result(out, None)
 
 
 def _logsumexp_backward(node, grads):
@@ -531,7 +514,7 @@ def _logsumexp_backward(node, grads):
 def _logsumexp_graph(node, grads):
     x, y = saved_tensors(node)
     shape, axes = node._ctx
-    return (_expand_graph(grads[0], shape, axes) * ew.exp(x - _expand_graph(y, shape, axes)),)
+    return (_expand_graph(grads[0], shape, axes) * (x - _expand_graph(y, shape, axes)).exp(),)
 
 
 _LogsumexpNode = define_node("LogsumexpBackward0", _logsumexp_backward, _logsumexp_graph)
@@ -662,7 +645,9 @@ def _distinct(rng, shape, low=-2.0, high=2.0):
 
 def _samples_extreme(rng):
     x = _distinct(rng, (3, 4, 5))
-    return [((x,), {}), ((_distinct(rng, ()),), {}), ((_distinct(rng, (6,)),), {})]
+    pair = _distinct(rng, (2, 3, 4))  # max(a, b): no ties between the operands either
+    return [((x,), {}), ((_distinct(rng, ()),), {}), ((_distinct(rng, (6,)),), {}),
+            ((x, 1), {}), ((x,), {"dim": -1, "keepdim": True}), ((pair[0], pair[1]), {})]
 
 
 def _samples_arg(rng):
@@ -709,15 +694,13 @@ def _samples_scan(rng, zeros=False):
     return samples
 
 
-register(OpInfo("max", "MaxBackward1", max, samples=_samples_extreme,
-                notes="max(dim) returns (values, indices), which the table harness cannot compare; "
-                      "tests/test_pointwise_statistics.py covers it"))
-register(OpInfo("min", "MinBackward1", min, samples=_samples_extreme))
+register(OpInfo("max", "MaxBackward1", max, nodes=("MaxBackward0", "MaximumBackward0"), samples=_samples_extreme))
+register(OpInfo("min", "MinBackward1", min, nodes=("MinBackward0", "MinimumBackward0"), samples=_samples_extreme))
 register(OpInfo("argmax", "", argmax, samples=_samples_arg, differentiable=False))
 register(OpInfo("argmin", "", argmin, samples=_samples_arg, differentiable=False))
 register(OpInfo("amax", "AmaxBackward0", amax, samples=_samples_amax))
 register(OpInfo("amin", "AminBackward0", amin, samples=_samples_amax))
-register(OpInfo("prod", "ProdBackward0", prod, samples=_samples_prod))
+register(OpInfo("prod", "ProdBackward0", prod, nodes=("ProdBackward1",), samples=_samples_prod))
 register(OpInfo("var", "VarBackward0", var, samples=_samples_var))
 register(OpInfo("std", "StdBackward0", std, samples=_samples_var))
 register(OpInfo("logsumexp", "LogsumexpBackward0", logsumexp, samples=_samples_logsumexp))

@@ -1,8 +1,6 @@
 """Adagrad."""
-from .. import _dtype
 from ..kernels import optim as kernels
-from ..tensor import Tensor
-from .optimizer import Optimizer, _Flat, _scalar
+from .optimizer import Optimizer, _advance_step, _check_fused, _check_lr, _closure_loss, _Flat, _scalar, _step_counter
 
 __all__ = ["Adagrad"]
 
@@ -10,12 +8,12 @@ __all__ = ["Adagrad"]
 class Adagrad(Optimizer):
     """Implements the Adagrad algorithm, as ``torch.optim.Adagrad``."""
 
+    _group_defaults = (("foreach", None), ("maximize", False), ("differentiable", False), ("fused", None))
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        # (PyTorch's checks, one message each: the same shape in every optimizer's __init__)
+        _check_lr(lr)
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= weight_decay:
@@ -28,35 +26,20 @@ class Adagrad(Optimizer):
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
                     "maximize": maximize, "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-        from ..factories import full_like, tensor
+        _check_fused(fused, differentiable, foreach)
+        from ..factories import full_like
 
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
-                state["step"] = tensor(0.0, dtype=_dtype.float32)
+                state["step"] = _step_counter()
                 state["sum"] = full_like(p, initial_accumulator_value)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
 
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            from ..autograd import enable_grad
-
-            with enable_grad():
-                loss = closure()
+        # (the group / parameter loop every optimizer here shares -- Adagrad, Adam, RMSprop, SGD -- as in
+        # PyTorch's single-tensor steps: what differs is the hyper-parameters read and the kernel called)
+        loss = _closure_loss(closure)
         step = kernels.adagrad_step
         for group in self.param_groups:
             self._check_differentiable(group)
@@ -68,10 +51,7 @@ class Adagrad(Optimizer):
                 if grad is None:
                     continue
                 state = self.state[p]
-                step_t = state["step"]
-                step_t._data += 1
-                step_t._vc[0] += 1
-                step_count = float(step_t._data.item())
+                step_count = _advance_step(state["step"])
                 clr = lr / (1 + (step_count - 1) * lr_decay)
                 state_sum = state["sum"]
                 flat = _Flat(p)

@@ -2,16 +2,10 @@
 from .. import _dtype
 from ..kernels import optim as kernels
 from ..tensor import Tensor, _scalar_type_name
-from .optimizer import Optimizer, _check_lerp_dtype, _Flat, _scalar
+from .optimizer import (Optimizer, _advance_step, _check_fused, _check_lerp_dtype, _check_lr, _closure_loss, _Flat,
+                        _scalar, _step_counter)
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _step_counter():
-    # PyTorch keeps the step as a float32 CPU scalar tensor
-    from ..factories import tensor
-
-    return tensor(0.0, dtype=_dtype.float32)
 
 
 def _integral_lerp_error(param_dtype) -> NotImplementedError:
@@ -22,13 +16,14 @@ def _integral_lerp_error(param_dtype) -> NotImplementedError:
 class Adam(Optimizer):
     """Implements the Adam algorithm (and AdamW with ``decoupled_weight_decay=True``), as ``torch.optim.Adam``."""
 
+    _group_defaults = (("amsgrad", False), ("maximize", False), ("foreach", None), ("capturable", False),
+                       ("differentiable", False), ("decoupled_weight_decay", False), ("fused", None))
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        # (PyTorch's checks, one message each: the same shape in every optimizer's __init__)
+        _check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= betas[0] < 1.0:
@@ -46,22 +41,11 @@ class Adam(Optimizer):
                     "differentiable": differentiable, "fused": fused,
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
 
     def __setstate__(self, state):
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
             for p in group["params"]:
                 p_state = self.state.get(p, [])
                 if len(p_state) != 0 and not isinstance(p_state["step"], Tensor):
@@ -71,12 +55,9 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            from ..autograd import enable_grad
-
-            with enable_grad():
-                loss = closure()
+        # (the group / parameter loop every optimizer here shares -- Adagrad, Adam, RMSprop, SGD -- as in
+        # PyTorch's single-tensor steps: what differs is the hyper-parameters read and the kernel called)
+        loss = _closure_loss(closure)
         from ..factories import zeros_like
 
         step = kernels.adam_step
@@ -98,10 +79,7 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = zeros_like(p)
                     if amsgrad:
                         state["max_exp_avg_sq"] = zeros_like(p)
-                step_t = state["step"]
-                step_t._data += 1
-                step_t._vc[0] += 1
-                step_count = float(step_t._data.item())
+                step_count = _advance_step(state["step"])
                 bias_correction1 = 1 - beta1 ** step_count
                 bias_correction2 = 1 - beta2 ** step_count
                 step_size = lr / bias_correction1

@@ -213,6 +213,9 @@ class LambdaLR(LRScheduler):
 class StepLR(LRScheduler):
     """Decays each group's learning rate by ``gamma`` every ``step_size`` epochs."""
 
+    # (StepLR, MultiStepLR, ExponentialLR and CosineAnnealingLR share PyTorch's shape -- store the
+    # arguments, get_lr's chained form, _get_closed_form_lr -- each with its own schedule's formulas)
+
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = step_size
         self.gamma = gamma
@@ -254,6 +257,8 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Decays each group's learning rate by ``gamma`` every epoch."""
 
+    # (the shape of StepLR's methods, with this schedule's formulas; see there)
+
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -270,6 +275,8 @@ class ExponentialLR(LRScheduler):
 
 class CosineAnnealingLR(LRScheduler):
     """Cosine annealing of each group's learning rate from its initial value to ``eta_min`` over ``T_max``."""
+
+    # (the shape of StepLR's methods, with this schedule's formulas; see there)
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = T_max

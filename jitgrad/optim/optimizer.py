@@ -13,7 +13,10 @@ from itertools import chain
 
 import numpy as np
 
+from .. import _dtype
 from ..autograd import grad_mode
+# (RemovableHandle: PyTorch's optimizers use torch.utils.hooks' too; the rest is shared with Module)
+from ..nn.modules.module import RemovableHandle, _hook_args_kwargs, _reset_grad, _typename, add_hook
 from ..tensor import _TYPE_META_NAMES, Tensor, _scalar_type_name, inplace_broadcast_error, unwritable_error
 
 __all__ = ["Optimizer", "required"]
@@ -36,46 +39,14 @@ _global_optimizer_pre_hooks: "OrderedDict[int, object]" = OrderedDict()
 _global_optimizer_post_hooks: "OrderedDict[int, object]" = OrderedDict()
 
 
-class _HookHandle:
-    """Removable handle for a hook stored in an ordered dict under a fresh id."""
-
-    _next_id = 0
-
-    def __init__(self, hooks_dict):
-        self.hooks_dict = hooks_dict
-        self.id = _HookHandle._next_id
-        _HookHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks_dict.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-def register_optimizer_step_pre_hook(hook) -> _HookHandle:
+def register_optimizer_step_pre_hook(hook) -> RemovableHandle:
     """Register a pre hook common to all optimizers: ``hook(optimizer, args, kwargs)``."""
-    handle = _HookHandle(_global_optimizer_pre_hooks)
-    _global_optimizer_pre_hooks[handle.id] = hook
-    return handle
+    return add_hook(_global_optimizer_pre_hooks, hook)
 
 
-def register_optimizer_step_post_hook(hook) -> _HookHandle:
+def register_optimizer_step_post_hook(hook) -> RemovableHandle:
     """Register a post hook common to all optimizers: ``hook(optimizer, args, kwargs)``."""
-    handle = _HookHandle(_global_optimizer_post_hooks)
-    _global_optimizer_post_hooks[handle.id] = hook
-    return handle
-
-
-def _typename(obj) -> str:
-    if isinstance(obj, Tensor):
-        return obj.type()
-    cls = type(obj)
-    module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", None) else module + "." + cls.__qualname__
+    return add_hook(_global_optimizer_post_hooks, hook)
 
 
 def _wrap_step(step):
@@ -88,12 +59,7 @@ def _wrap_step(step):
         for hook in chain(_global_optimizer_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
             res = hook(self, args, kwargs)
             if res is not None:
-                if isinstance(res, tuple) and len(res) == 2:
-                    args, kwargs = res
-                else:
-                    raise RuntimeError(
-                        f"{step} must return None or a tuple of (new_args, new_kwargs), but got {res}."
-                    )
+                args, kwargs = _hook_args_kwargs(res, str(step))
         self._in_step = True
         prev = _state.enabled
         _state.enabled = False
@@ -119,6 +85,10 @@ class Optimizer:
         defaults (dict): default values of optimization options (used when a parameter group
             doesn't specify them).
     """
+
+    # (key, value) pairs that ``__setstate__`` gives a param group lacking them (a state_dict saved by an
+    # older release): PyTorch's group.setdefault calls in each optimizer's __setstate__, as data
+    _group_defaults = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -163,6 +133,10 @@ class Optimizer:
             if name not in self.__dict__:
                 self.__dict__[name] = OrderedDict()
         self.defaults.setdefault("differentiable", False)
+        if self._group_defaults:
+            for group in self.param_groups:
+                for key, value in self._group_defaults:
+                    group.setdefault(key, value)
 
     def __repr__(self) -> str:
         format_string = self.__class__.__name__ + " ("
@@ -176,37 +150,25 @@ class Optimizer:
         return format_string
 
     # ------------------------------------------------------------------ hooks
-    def register_step_pre_hook(self, hook) -> _HookHandle:
+    def register_step_pre_hook(self, hook) -> RemovableHandle:
         """``hook(optimizer, args, kwargs) -> None or (args, kwargs)``, called before ``step``."""
-        handle = _HookHandle(self._optimizer_step_pre_hooks)
-        self._optimizer_step_pre_hooks[handle.id] = hook
-        return handle
+        return add_hook(self._optimizer_step_pre_hooks, hook)
 
-    def register_step_post_hook(self, hook) -> _HookHandle:
+    def register_step_post_hook(self, hook) -> RemovableHandle:
         """``hook(optimizer, args, kwargs) -> None``, called after ``step``."""
-        handle = _HookHandle(self._optimizer_step_post_hooks)
-        self._optimizer_step_post_hooks[handle.id] = hook
-        return handle
+        return add_hook(self._optimizer_step_post_hooks, hook)
 
-    def register_state_dict_pre_hook(self, hook, prepend: bool = False) -> _HookHandle:
-        return self._add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+    def register_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
-    def register_state_dict_post_hook(self, hook, prepend: bool = False) -> _HookHandle:
-        return self._add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+    def register_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
 
-    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False) -> _HookHandle:
-        return self._add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
-    def register_load_state_dict_post_hook(self, hook, prepend: bool = False) -> _HookHandle:
-        return self._add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
-
-    @staticmethod
-    def _add_hook(hooks, hook, prepend):
-        handle = _HookHandle(hooks)
-        hooks[handle.id] = hook
-        if prepend:
-            hooks.move_to_end(handle.id, last=False)
-        return handle
+    def register_load_state_dict_post_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        return add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self) -> dict:
@@ -297,18 +259,7 @@ class Optimizer:
             for p in group["params"]:
                 grad = p._grad
                 if grad is not None:
-                    if set_to_none:
-                        p._grad = None
-                    else:
-                        if grad.grad_fn is not None:
-                            grad.detach_()
-                        else:
-                            grad.requires_grad_(False)
-                        if grad._data.flags.writeable:
-                            grad._data[...] = 0
-                        else:  # a read-only or expanded .grad (as assigned): zeros of its shape
-                            grad._data = np.zeros(grad._data.shape, grad._data.dtype)
-                        grad._vc[0] += 1
+                    _reset_grad(p, grad, set_to_none)
 
     def step(self, closure=None):
         """Perform a single optimization step (implemented by subclasses)."""
@@ -381,6 +332,46 @@ class Optimizer:
     def _check_differentiable(group) -> None:
         if group.get("differentiable"):
             raise NotImplementedError("jitgrad optimizers do not support differentiable=True")
+
+
+def _closure_loss(closure):
+    """What ``step(closure)`` returns: ``closure()``, re-evaluated with grad enabled, or None."""
+    if closure is None:
+        return None
+    from ..autograd import enable_grad
+
+    with enable_grad():
+        return closure()
+
+
+def _check_lr(lr) -> None:
+    """PyTorch's checks of ``lr`` (SGD's own test, ``lr < 0.0``, lets NaN through: it keeps it inline)."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_fused(fused, differentiable, foreach) -> None:
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def _step_counter() -> Tensor:
+    """A parameter's step count: PyTorch keeps it as a float32 CPU scalar tensor."""
+    from ..factories import tensor
+
+    return tensor(0.0, dtype=_dtype.float32)
+
+
+def _advance_step(step_t: Tensor) -> float:
+    """Add one to a step counter in place (a version bump, as PyTorch's ``+= 1``); the new count."""
+    step_t._data += 1
+    step_t._vc[0] += 1
+    return float(step_t._data.item())
 
 
 def _scalar(value) -> float:

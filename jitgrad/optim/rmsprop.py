@@ -1,8 +1,7 @@
 """RMSprop."""
-from .. import _dtype
 from ..kernels import optim as kernels
-from ..tensor import Tensor
-from .optimizer import Optimizer, _check_lerp_dtype, _Flat, _scalar
+from .optimizer import (Optimizer, _advance_step, _check_lerp_dtype, _check_lr, _closure_loss, _Flat, _scalar,
+                        _step_counter)
 
 __all__ = ["RMSprop"]
 
@@ -10,12 +9,13 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     """Implements the RMSprop algorithm, as ``torch.optim.RMSprop``."""
 
+    _group_defaults = (("momentum", 0), ("centered", False), ("foreach", None), ("maximize", False),
+                       ("differentiable", False), ("capturable", False))
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        # (PyTorch's checks, one message each: the same shape in every optimizer's __init__)
+        _check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
@@ -29,25 +29,12 @@ class RMSprop(Optimizer):
                     "maximize": maximize, "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            from ..autograd import enable_grad
-
-            with enable_grad():
-                loss = closure()
-        from ..factories import tensor, zeros_like
+        # (the group / parameter loop every optimizer here shares -- Adagrad, Adam, RMSprop, SGD -- as in
+        # PyTorch's single-tensor steps: what differs is the hyper-parameters read and the kernel called)
+        loss = _closure_loss(closure)
+        from ..factories import zeros_like
 
         step = kernels.rmsprop_step
         for group in self.param_groups:
@@ -62,15 +49,13 @@ class RMSprop(Optimizer):
                     continue
                 state = self.state[p]
                 if len(state) == 0:
-                    state["step"] = tensor(0.0, dtype=_dtype.float32)
+                    state["step"] = _step_counter()
                     state["square_avg"] = zeros_like(p)
                     if momentum > 0:
                         state["momentum_buffer"] = zeros_like(p)
                     if centered:
                         state["grad_avg"] = zeros_like(p)
-                step_t = state["step"]
-                step_t._data += 1
-                step_t._vc[0] += 1
+                _advance_step(state["step"])
                 square_avg = state["square_avg"]
                 grad_avg = state["grad_avg"] if centered else None
                 buf = state["momentum_buffer"] if momentum > 0 else None

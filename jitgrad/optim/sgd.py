@@ -1,6 +1,6 @@
 """Stochastic gradient descent (optionally with momentum)."""
 from ..kernels import optim as kernels
-from .optimizer import Optimizer, _Flat, _scalar
+from .optimizer import Optimizer, _closure_loss, _Flat, _scalar
 from ..tensor import Tensor
 
 __all__ = ["SGD"]
@@ -9,8 +9,12 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """Implements stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``."""
 
+    _group_defaults = (("nesterov", False), ("maximize", False), ("foreach", None), ("differentiable", False),
+                       ("fused", False))
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
+        # (PyTorch's checks, as in every optimizer's __init__; SGD's ``lr < 0.0`` lets NaN through: not _check_lr)
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
         if lr < 0.0:
@@ -26,23 +30,11 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
-
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            from ..autograd import enable_grad
-
-            with enable_grad():
-                loss = closure()
+        # (the group / parameter loop every optimizer here shares -- Adagrad, Adam, RMSprop, SGD -- as in
+        # PyTorch's single-tensor steps: what differs is the hyper-parameters read and the kernel called)
+        loss = _closure_loss(closure)
         step = kernels.sgd_step
         for group in self.param_groups:
             self._check_differentiable(group)

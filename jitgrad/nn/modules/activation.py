@@ -87,41 +87,36 @@ def _softmax_dim(name: str, ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(Module):
+class _SoftmaxOverDim(Module):
+    # Softmax and LogSoftmax: the same module around another function
+    _function_name = ""
+
+    def __init__(self, dim=None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if not hasattr(self, "dim"):
+            self.dim = None
+
+    def forward(self, input):
+        dim = self.dim if self.dim is not None else _softmax_dim(self._function_name, input.dim())
+        return self._function(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxOverDim):
     """``exp(x_i) / sum_j exp(x_j)`` along ``dim``."""
 
-    def __init__(self, dim=None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if not hasattr(self, "dim"):
-            self.dim = None
-
-    def forward(self, input):
-        dim = self.dim if self.dim is not None else _softmax_dim("softmax", input.dim())
-        return F.softmax(input, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _function_name = "softmax"
+    _function = staticmethod(F.softmax)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_SoftmaxOverDim):
     """``log(softmax(x))`` along ``dim``, computed stably."""
 
-    def __init__(self, dim=None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if not hasattr(self, "dim"):
-            self.dim = None
-
-    def forward(self, input):
-        dim = self.dim if self.dim is not None else _softmax_dim("log_softmax", input.dim())
-        return F.log_softmax(input, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _function_name = "log_softmax"
+    _function = staticmethod(F.log_softmax)

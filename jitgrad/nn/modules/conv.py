@@ -1,10 +1,7 @@
 """Convolution layers (Conv1d, Conv2d) and pooling layers (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d)."""
-import math
 
-from ... import factories
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
+from .linear import _init_weight_and_bias, _reset_weight_and_bias
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
@@ -28,6 +25,10 @@ def _reverse_repeat_tuple(t, n):
 
 
 class _ConvNd(Module):
+    # set by Conv1d / Conv2d: the functional convolution, and the expansion of an int to a tuple of its dims
+    _functional_conv = None
+    _int_to_dims = None
+
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                  padding_mode, dtype=None):
         super().__init__()
@@ -67,21 +68,12 @@ class _ConvNd(Module):
                     self._reversed_padding_repeated_twice[2 * i + 1] = total_padding - left_pad
         else:
             self._reversed_padding_repeated_twice = _reverse_repeat_tuple(self.padding, 2)
-        factory = {} if dtype is None else {"dtype": dtype}
-        self.weight = Parameter(factories.empty((out_channels, in_channels // groups, *kernel_size), **factory))
-        if bias:
-            self.bias = Parameter(factories.empty(out_channels, **factory))
-        else:
-            self.register_parameter("bias", None)
+        _init_weight_and_bias(self, (out_channels, in_channels // groups, *kernel_size), bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Re-initialise as PyTorch does: ``kaiming_uniform_(a=sqrt(5))``, bias ``U(-1/sqrt(fan_in), ...)``."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
@@ -103,41 +95,43 @@ class _ConvNd(Module):
         # non-zero padding modes pad explicitly, then convolve without padding (as PyTorch does)
         return F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
 
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return self._functional_conv(self._padded(input), weight, bias, self.stride, self._int_to_dims(0),
+                                         self.dilation, self.groups)
+        return self._functional_conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
 
 class Conv1d(_ConvNd):
     """1-D convolution (cross-correlation) over ``(N, C_in, L)`` input."""
 
+    _functional_conv = staticmethod(F.conv1d)
+    _int_to_dims = staticmethod(_single)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
+        # (Conv2d's __init__, with _single: each keeps PyTorch's signature)
         super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
                          padding if isinstance(padding, str) else _single(padding), _single(dilation), groups,
                          bias, padding_mode, dtype)
-
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv1d(self._padded(input), weight, bias, self.stride, _single(0), self.dilation, self.groups)
-        return F.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        return self._conv_forward(input, self.weight, self.bias)
 
 
 class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over ``(N, C_in, H, W)`` input."""
 
+    _functional_conv = staticmethod(F.conv2d)
+    _int_to_dims = staticmethod(_pair)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
+        # (Conv1d's __init__, with _pair: each keeps PyTorch's signature)
         super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
                          padding if isinstance(padding, str) else _pair(padding), _pair(dilation), groups,
                          bias, padding_mode, dtype)
 
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv2d(self._padded(input), weight, bias, self.stride, _pair(0), self.dilation, self.groups)
-        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        return self._conv_forward(input, self.weight, self.bias)
 
 
 class MaxPool2d(Module):
@@ -145,6 +139,7 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
+        # (storing the arguments: the same lines as AvgPool2d's, each class's own attributes as in PyTorch)
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if (stride is not None) else kernel_size
@@ -170,6 +165,7 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override=None) -> None:
+        # (MaxPool2d's argument storing, with AvgPool2d's own attributes)
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if (stride is not None) else kernel_size

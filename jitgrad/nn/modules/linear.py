@@ -24,6 +24,27 @@ class Identity(Module):
         return input
 
 
+def _init_weight_and_bias(module: Module, weight_shape: tuple, bias: bool, dtype) -> None:
+    """Give ``module`` an uninitialised ``weight`` and, if ``bias``, a ``bias`` of weight_shape[0]
+    (else a ``bias`` registered as None), as Linear, Bilinear and the convolutions do."""
+    factory = _factory(dtype)
+    module.weight = Parameter(factories.empty(weight_shape, **factory))
+    if bias:
+        module.bias = Parameter(factories.empty(weight_shape[0], **factory))
+    else:
+        module.register_parameter("bias", None)
+
+
+def _reset_weight_and_bias(weight, bias) -> None:
+    # PyTorch's default for Linear and the convolutions: kaiming_uniform_(a=sqrt(5)), the bias
+    # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
+
+
 class Linear(Module):
     """``y = x W^T + b``; weight ``(out_features, in_features)`` initialised as PyTorch does
     (``kaiming_uniform_(a=sqrt(5))``, bias ``U(-1/sqrt(in), 1/sqrt(in))``)."""
@@ -32,20 +53,12 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(factories.empty((out_features, in_features), **_factory(dtype)))
-        if bias:
-            self.bias = Parameter(factories.empty(out_features, **_factory(dtype)))
-        else:
-            self.register_parameter("bias", None)
+        _init_weight_and_bias(self, (out_features, in_features), bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Re-initialise the parameters as ``__init__`` does."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
@@ -63,11 +76,7 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(factories.empty((out_features, in1_features, in2_features), **_factory(dtype)))
-        if bias:
-            self.bias = Parameter(factories.empty(out_features, **_factory(dtype)))
-        else:
-            self.register_parameter("bias", None)
+        _init_weight_and_bias(self, (out_features, in1_features, in2_features), bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -5,6 +5,8 @@ import warnings
 from collections import OrderedDict, namedtuple
 from itertools import chain
 
+import numpy as np
+
 from ... import _dtype
 from ...autograd import grad_mode
 from ...tensor import Tensor
@@ -46,11 +48,18 @@ class RemovableHandle:
         self.remove()
 
 
+def add_hook(hooks: OrderedDict, hook, prepend: bool = False) -> RemovableHandle:
+    """Store ``hook`` in ``hooks`` (first if ``prepend``); the handle that removes it (Module's and Optimizer's)."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 def register_module_forward_pre_hook(hook) -> RemovableHandle:
     """Register a forward pre-hook common to all modules: ``hook(module, args)``."""
-    handle = RemovableHandle(_global_forward_pre_hooks)
-    _global_forward_pre_hooks[handle.id] = hook
-    return handle
+    return add_hook(_global_forward_pre_hooks, hook)
 
 
 def register_module_forward_hook(hook, *, always_call: bool = False) -> RemovableHandle:
@@ -88,6 +97,44 @@ def _typename(obj) -> str:
     cls = type(obj)
     module = cls.__module__
     return cls.__qualname__ if module in ("builtins", None) else module + "." + cls.__qualname__
+
+
+def _hook_args_kwargs(returned, hook_kind: str):
+    """What a ``with_kwargs`` pre-hook returned: a new ``(args, kwargs)`` pair (Module's and Optimizer's check)."""
+    if isinstance(returned, tuple) and len(returned) == 2:
+        return returned
+    raise RuntimeError(f"{hook_kind} must return None or a tuple of (new_args, new_kwargs), but got {returned}.")
+
+
+def _reset_grad(p, grad, set_to_none: bool) -> None:
+    """``zero_grad`` for one parameter whose ``.grad`` is ``grad`` (not None): drop it or zero it in
+    place (Module's and Optimizer's; their loops skip the parameters without a grad inline)."""
+    if set_to_none:
+        p._grad = None
+    else:
+        if grad.grad_fn is not None:
+            grad.detach_()
+        else:
+            grad.requires_grad_(False)
+        if grad._data.flags.writeable:
+            grad._data[...] = 0
+        else:  # a read-only or expanded .grad (as assigned): zeros of its shape
+            grad._data = np.zeros(grad._data.shape, grad._data.dtype)
+        grad._vc[0] += 1
+
+
+def _check_new_name(module, kind: str, name, registered: dict) -> None:
+    """PyTorch's checks of the name of a buffer or parameter (``kind``) joining ``registered`` on ``module``
+    (add_module checks a module's name in another order, with another "." message: kept inline).
+    A function, not a method: a Module attribute would be a name already taken."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+    elif "." in name:
+        raise KeyError(f'{kind} name can\'t contain "."')
+    elif name == "":
+        raise KeyError(f'{kind} name can\'t be empty string ""')
+    elif hasattr(module, name) and name not in registered:
+        raise KeyError(f"attribute '{name}' already exists")
 
 
 def _forward_unimplemented(self, *input):
@@ -134,15 +181,8 @@ class Module:
         """Add a buffer (module state that is not a parameter, e.g. BatchNorm's running mean)."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
-        elif not isinstance(name, str):
-            raise TypeError(f"buffer name should be a string. Got {_typename(name)}")
-        elif "." in name:
-            raise KeyError('buffer name can\'t contain "."')
-        elif name == "":
-            raise KeyError('buffer name can\'t be empty string ""')
-        elif hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"attribute '{name}' already exists")
-        elif tensor is not None and not isinstance(tensor, Tensor):
+        _check_new_name(self, "buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"cannot assign '{_typename(tensor)}' object to buffer '{name}' (torch Tensor or None required)"
             )
@@ -156,14 +196,7 @@ class Module:
         """Add a parameter (a ``Parameter`` or None) to the module."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
-        elif not isinstance(name, str):
-            raise TypeError(f"parameter name should be a string. Got {_typename(name)}")
-        elif "." in name:
-            raise KeyError('parameter name can\'t contain "."')
-        elif name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
-        elif hasattr(self, name) and name not in self._parameters:
-            raise KeyError(f"attribute '{name}' already exists")
+        _check_new_name(self, "parameter", name, self._parameters)
         if param is None:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
@@ -212,24 +245,24 @@ class Module:
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
 
+    def _attribute_at(self, target: str):
+        # (the submodule, the attribute's name, its value) for get_parameter / get_buffer
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        return mod, name, getattr(mod, name)
+
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at the dotted path ``target``."""
-        module_path, _, param_name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, param_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + param_name + "`")
-        param = getattr(mod, param_name)
+        mod, param_name, param = self._attribute_at(target)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + param_name + "` is not an nn.Parameter")
         return param
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at the dotted path ``target``."""
-        module_path, _, buffer_name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, buffer_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + buffer_name + "`")
-        buffer = getattr(mod, buffer_name)
+        mod, buffer_name, buffer = self._attribute_at(target)
         if buffer_name not in mod._buffers:
             raise AttributeError("`" + buffer_name + "` is not a buffer")
         return buffer
@@ -342,13 +375,7 @@ class Module:
                 if hook_id in self._forward_pre_hooks_with_kwargs:
                     args_kwargs_result = hook(self, args, kwargs)
                     if args_kwargs_result is not None:
-                        if isinstance(args_kwargs_result, tuple) and len(args_kwargs_result) == 2:
-                            args, kwargs = args_kwargs_result
-                        else:
-                            raise RuntimeError(
-                                "forward pre-hook must return None or a tuple "
-                                f"of (new_args, new_kwargs), but got {args_kwargs_result}."
-                            )
+                        args, kwargs = _hook_args_kwargs(args_kwargs_result, "forward pre-hook")
                 else:
                     args_result = hook(self, args)
                     if args_result is not None:
@@ -359,32 +386,31 @@ class Module:
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
                 if hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called:
                     called_always_called_hooks.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
-                    hook_result = hook(self, args, kwargs, result)
-                else:
-                    hook_result = hook(self, args, result)
-                if hook_result is not None:
-                    result = hook_result
+                result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
             return result
         except Exception:
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
                 always = hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called
                 if always and hook_id not in called_always_called_hooks:
                     try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            hook_result = hook(self, args, kwargs, result)
-                        else:
-                            hook_result = hook(self, args, result)
-                        if hook_result is not None:
-                            result = hook_result
+                        result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                     except Exception as e:
                         warnings.warn("module forward hook with ``always_call=True`` raised an exception "
                                       f"that was silenced as another error was raised in forward: {str(e)}",
                                       stacklevel=2)
             raise
 
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, result):
+        """One forward hook's call: its result replaces ``result`` unless it is None."""
+        if hook_id in self._forward_hooks_with_kwargs:
+            hook_result = hook(self, args, kwargs, result)
+        else:
+            hook_result = hook(self, args, result)
+        return result if hook_result is None else hook_result
+
     def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
         """``hook(module, args) -> None or modified args`` runs before ``forward``."""
+        # (register_forward_hook below has this shape with one more flag: PyTorch's two methods, as written)
         handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
         if with_kwargs:
@@ -396,6 +422,7 @@ class Module:
     def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
         """``hook(module, args, output) -> None or modified output`` runs after ``forward``."""
+        # (register_forward_pre_hook's shape, plus always_call; see there)
         handle = RemovableHandle(self._forward_hooks,
                                  extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
         self._forward_hooks[handle.id] = hook
@@ -426,6 +453,8 @@ class Module:
 
     def parameters(self, recurse: bool = True):
         """An iterator over module parameters (those of submodules too unless ``recurse=False``)."""
+        # (parameters / named_parameters and buffers / named_buffers: PyTorch's pairs of one-line
+        # wrappers over _named_members, the same shape)
         for _name, param in self.named_parameters(recurse=recurse):
             yield param
 
@@ -436,6 +465,7 @@ class Module:
 
     def buffers(self, recurse: bool = True):
         """An iterator over module buffers."""
+        # (the shape of parameters / named_parameters above; see there)
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
@@ -501,15 +531,7 @@ class Module:
         for p in self.parameters():
             grad = p._grad
             if grad is not None:
-                if set_to_none:
-                    p._grad = None
-                else:
-                    if grad.grad_fn is not None:
-                        grad.detach_()
-                    else:
-                        grad.requires_grad_(False)
-                    grad._data[...] = 0
-                    grad._vc[0] += 1
+                _reset_grad(p, grad, set_to_none)
 
     def apply(self, fn) -> "Module":
         """Call ``fn`` on every submodule (children first) and on self; returns self."""
@@ -598,25 +620,17 @@ class Module:
 
     # ------------------------------------------------------------------ state dict
     def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
-        handle = RemovableHandle(self._state_dict_pre_hooks)
-        self._state_dict_pre_hooks[handle.id] = hook
-        return handle
+        return add_hook(self._state_dict_pre_hooks, hook)
 
     def register_state_dict_post_hook(self, hook) -> RemovableHandle:
         hook._from_public_api = True
-        handle = RemovableHandle(self._state_dict_hooks)
-        self._state_dict_hooks[handle.id] = hook
-        return handle
+        return add_hook(self._state_dict_hooks, hook)
 
     def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
-        handle = RemovableHandle(self._load_state_dict_pre_hooks)
-        self._load_state_dict_pre_hooks[handle.id] = functools.partial(hook, self)
-        return handle
+        return add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self))
 
     def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
-        handle = RemovableHandle(self._load_state_dict_post_hooks)
-        self._load_state_dict_post_hooks[handle.id] = hook
-        return handle
+        return add_hook(self._load_state_dict_post_hooks, hook)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
         for name, param in self._parameters.items():
