@@ -43,6 +43,15 @@ def _grads(outputs, inputs, grad_outputs, create_graph, strict):
     return tuple(res)
 
 
+def _default_v(v, tensors, message):
+    """``v`` as a tuple; ``None`` means ones, allowed only for single-element ``tensors``."""
+    if v is not None:
+        return _tuple(v)[0]
+    if any(t.numel() != 1 for t in tensors):
+        raise RuntimeError(message)
+    return tuple(_wrap(np.ones(t._data.shape, t._data.dtype)) for t in tensors)
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T J)``."""
     inputs, single_in = _tuple(inputs)
@@ -50,13 +59,8 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         ins = _prepare(inputs, create_graph)
         outputs = func(*ins)
         outs, single_out = _tuple(outputs)
-        if v is None:
-            if any(o.numel() != 1 for o in outs):
-                raise RuntimeError("The vector v can only be None if the user-provided function returns a "
-                                   "single Tensor with a single element.")
-            v = tuple(_wrap(np.ones(o._data.shape, o._data.dtype)) for o in outs)
-        else:
-            v, _ = _tuple(v)
+        v = _default_v(v, outs, "The vector v can only be None if the user-provided function returns a "
+                                "single Tensor with a single element.")
         result = _grads(outs, ins, v, create_graph, strict)
     outputs = tuple(o if create_graph else o.detach() for o in outs)
     return (outputs[0] if single_out else outputs), (result[0] if single_in else result)
@@ -69,13 +73,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         ins = _prepare(inputs, True)
         outputs = func(*ins)
         outs, single_out = _tuple(outputs)
-        if v is None:
-            if any(t.numel() != 1 for t in ins):
-                raise RuntimeError("The vector v can only be None if the input to the user-provided function "
-                                   "is a single Tensor with a single element.")
-            v = tuple(_wrap(np.ones(t._data.shape, t._data.dtype)) for t in ins)
-        else:
-            v, _ = _tuple(v)
+        v = _default_v(v, ins, "The vector v can only be None if the input to the user-provided function "
+                               "is a single Tensor with a single element.")
         us = tuple(_zeros_like(o).requires_grad_() for o in outs)
         g = _grad(outs, ins, grad_outputs=us, create_graph=True, allow_unused=True)
         pairs = [(gi, vi) for gi, vi in zip(g, v) if gi is not None]

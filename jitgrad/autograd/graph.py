@@ -103,19 +103,20 @@ class Node:
 
     def register_hook(self, fn):
         """Register ``fn(grad_inputs, grad_outputs)``, called after this node's backward ran."""
-        self._hooked = True
-        if not self._post_hooks:
-            self._post_hooks = []
-        self._post_hooks.append(fn)
-        return RemovableHandle(self._post_hooks, fn)
+        return self._add_hook("_post_hooks", fn)
 
     def register_prehook(self, fn):
         """Register ``fn(grad_outputs)``, called before this node's backward; may return new grads."""
+        return self._add_hook("_pre_hooks", fn)
+
+    def _add_hook(self, kind: str, fn):
         self._hooked = True
-        if not self._pre_hooks:
-            self._pre_hooks = []
-        self._pre_hooks.append(fn)
-        return RemovableHandle(self._pre_hooks, fn)
+        hooks = getattr(self, kind)
+        if not hooks:
+            hooks = []
+            setattr(self, kind, hooks)
+        hooks.append(fn)
+        return RemovableHandle(hooks, fn)
 
     def _add_tensor_hook(self, output_nr: int, fn):
         self._hooked = True

@@ -59,17 +59,19 @@ def binary_template(name, node_name, *, forward, forward_scalar, vjp_a, vjp_b, v
     sum's gradient; autograd/filled.py) instead of the written-out gradient, without broadcasting.
     """
 
+    # node._saved: (a, b, result) flat arrays or None; node._ctx: (shape_a, dtype_a, shape_b, dtype_b,
+    # out shape, a needs grad, b needs grad, the Python scalar b or None) -- shape_b is None for a scalar b
     def backward(node, grads):
         a, b, y = node._saved or _NOTHING_SAVED
-        shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
+        shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b, scalar = node._ctx
         g = grads[0]
         if g.__class__ is _Filled:  # (vjp_filled's ops only: node_cls._filled_ok)
             if shape_b is None or (shape_a == shape and shape_b == shape):
                 return vjp_filled(node, g.fill_value, a, b)
             g = _materialize(g)
         g = g.ravel()
-        if shape_b is None:  # tensor <op> scalar; the scalar is kept in _ctx (need_b's slot)
-            ga = vjp_a_scalar(g, a, need_b, y)
+        if shape_b is None:  # tensor <op> Python scalar
+            ga = vjp_a_scalar(g, a, scalar, y)
             if ga.dtype != dtype_a:
                 ga = ga.astype(dtype_a)
             return (ga.reshape(shape_a), None)
@@ -95,10 +97,10 @@ def binary_template(name, node_name, *, forward, forward_scalar, vjp_a, vjp_b, v
     def double_backward(node, grads):
         # ``graph(g, a, b, y, scalar) -> (ga, gb)`` on Tensors, then the same reduction to each
         # input's shape and dtype as the fast path
-        shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
+        shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b, scalar = node._ctx
         g = grads[0]
         if shape_b is None:
-            ga, _ = graph(g, None, None, None, need_b)
+            ga, _ = graph(g, None, None, None, scalar)
             return (_finish_graph(ga, shape_a, dtype_a), None)
         saved = registry.saved_tensors(node) if save_inputs else (None, None, None)
         a, b = saved[0], saved[1]
@@ -154,7 +156,7 @@ def binary_template(name, node_name, *, forward, forward_scalar, vjp_a, vjp_b, v
                 else:  # nothing saved: like PyTorch, such a node may run backward again
                     node._saved = None
                     node._versions = ()
-                node._ctx = (ad.shape, ad.dtype, bd.shape, bd.dtype, shape, a._requires_grad, b._requires_grad)
+                node._ctx = (ad.shape, ad.dtype, bd.shape, bd.dtype, shape, a._requires_grad, b._requires_grad, None)
                 t._requires_grad = True
                 t.grad_fn = node
             else:
@@ -190,7 +192,7 @@ def binary_template(name, node_name, *, forward, forward_scalar, vjp_a, vjp_b, v
             # PyTorch saves a scalar operand of mul/div as a (freeable) tensor, but none for add/sub
             node._saved = _NOTHING_SAVED if save_inputs else None
             node._versions = ()
-            node._ctx = (ad.shape, ad.dtype, None, None, ad.shape, True, s)
+            node._ctx = (ad.shape, ad.dtype, None, None, ad.shape, True, False, s)
             t._requires_grad = True
             t.grad_fn = node
         else:
@@ -421,7 +423,7 @@ def binary_op(name, node_name, *, forward, vjp_a, vjp_b, vjp_a_scalar=None, scal
 # Each op: ``graph``, the vjps on Tensors for create_graph=True: graph(g, a, b, result, scalar) -> (ga, gb).
 def _filled_pair(node, ca, cb):
     """Filled gradients ``(ca, cb)`` for the inputs that need one, in each input's shape and dtype."""
-    shape_a, dtype_a, shape_b, dtype_b, _, need_a, need_b = node._ctx
+    shape_a, dtype_a, shape_b, dtype_b, _, need_a, need_b, _ = node._ctx
     if shape_b is None:
         return (_filled(ca, shape_a, dtype_a), None)
     return (_filled(ca, shape_a, dtype_a) if need_a else None, _filled(cb, shape_b, dtype_b) if need_b else None)
@@ -429,9 +431,9 @@ def _filled_pair(node, ca, cb):
 
 def _mul_filled(node, c, a, b):
     # g = c everywhere: g*b is b*c (one read instead of two); g*s is a filled c*s
-    shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b = node._ctx
+    shape_a, dtype_a, shape_b, dtype_b, shape, need_a, need_b, scalar = node._ctx
     if shape_b is None:
-        return _filled_pair(node, c * need_b, None)  # (the scalar is kept in need_b's slot)
+        return _filled_pair(node, c * scalar, None)
     if need_a and need_b and _one_operand(node):
         ga = _fill(k.mul_scalar_forward, a, c * 2).reshape(shape)  # x * x (2*c exact)
         return (ga if ga.dtype == dtype_a else ga.astype(dtype_a), None)
