@@ -149,11 +149,4 @@ def relu_(input: Tensor) -> Tensor:
     return input.relu_()
 
 
-def sigmoid(input: Tensor) -> Tensor:
-    """The logistic sigmoid, elementwise."""
-    return _OPS["sigmoid"].function(input)
-
-
-def tanh(input: Tensor) -> Tensor:
-    """The hyperbolic tangent, elementwise."""
-    return _OPS["tanh"].function(input)
+# (F.sigmoid, F.tanh: the op table's, through __getattr__ above, as every public op)

@@ -205,6 +205,7 @@ def away_from_zero(rng):
 
 _K = loops.constants  # (half, one, two_over_sqrt_pi, ...) in the element's float type
 _abs = builtins.abs  # (``abs`` below is the op)
+_LN2 = float(np.log(2.0))
 
 
 # ============================================================================ the ops
@@ -256,6 +257,8 @@ sinh = unary_op("sinh", "SinhBackward0", forward=lambda x: np.sinh(x), vjp=lambd
                 saves="input", graph=lambda g, x, y: g * cosh(x), samples=uniform())
 cosh = unary_op("cosh", "CoshBackward0", forward=lambda x: np.cosh(x), vjp=lambda g, x, y: g * np.sinh(x),
                 saves="input", graph=lambda g, x, y: g * sinh(x), samples=uniform())
+exp2 = unary_op("exp2", "Exp2Backward0", forward=lambda x: np.exp2(x), vjp=lambda g, x, y: g * y * _LN2,
+                saves="result", graph=lambda g, x, y: g * y * _LN2, samples=uniform())
 # d erf = 2/sqrt(pi) exp(-x^2)
 erf = unary_op("erf", "ErfBackward0", forward=lambda x: vm.erf(x),
                vjp=lambda g, x, y: g * _K(x).two_over_sqrt_pi * vm.exp(-x * x), saves="input",
