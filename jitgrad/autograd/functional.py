@@ -68,6 +68,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J v)`` via the double-vjp trick."""
+    # (the same preamble as vjp above; kept apart: what follows, the double vjp, differs)
     inputs, single_in = _tuple(inputs)
     with enable_grad():
         ins = _prepare(inputs, True)
