@@ -85,3 +85,4 @@ def broadcast_shapes(*shapes) -> Size:
 from . import nn, optim
 from .serialization import save, load
 from . import linalg  # noqa: E402  (torch.linalg)
+from . import compiler; from .compiler import compile  # noqa: E402,E702,A001  (torch.compile)
