@@ -49,3 +49,8 @@ def test_the_declared_op_shown_is_the_real_declaration():
     real = next(node.value for node in ast.parse(source).body
                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "sinh")
     assert ast.dump(shown) == ast.dump(real)
+
+
+def test_compiling_a_step_snippet_prints_the_compiled_node(tmp_path):
+    out = _run(_blocks("Compiling a step (first version)")[0], tmp_path)
+    assert "<CompiledFunctionBackward object at 0x" in out
