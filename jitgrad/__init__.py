@@ -85,4 +85,5 @@ def broadcast_shapes(*shapes) -> Size:
 from . import nn, optim
 from .serialization import save, load
 from . import linalg  # noqa: E402  (torch.linalg)
+from . import utils; from ._random import TensorGenerator as Generator, default_generator  # noqa: E402,E702  (torch.utils.data, torch.Generator)
 from . import compiler; from .compiler import compile  # noqa: E402,E702,A001  (torch.compile)

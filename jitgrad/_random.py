@@ -473,14 +473,72 @@ class Generator:
     def __repr__(self):
         return f"<jitgrad Generator seed={self._seed}>"
 
+    def random64_seed(self):
+        """A non-negative int64 from the next 64 raw bits: ``torch.empty((), dtype=torch.int64)
+        .random_(generator=self).item()``, which DataLoader and RandomSampler draw seeds with."""
+        hi, lo = self._random_u32(2)
+        return ((int(hi) << 32) | int(lo)) % 2 ** 63
+
+
+class TensorGenerator(Generator):
+    """``jitgrad.Generator``: :class:`Generator` with ``torch.Generator``'s Tensor-facing state API
+    (``get_state`` returns a uint8 Tensor, ``set_state`` takes one, ``clone_state``, ``device``)."""
+
+    def get_state(self):
+        from .tensor import _wrap
+        return _wrap(Generator.get_state(self))
+
+    def set_state(self, new_state):
+        from .tensor import Tensor
+        if not isinstance(new_state, Tensor):
+            kind = type(new_state)
+            name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+            raise TypeError(f"expected a torch.ByteTensor, but got {name}")
+        if new_state._data.dtype != np.uint8:
+            raise TypeError("RNG state must be a torch.ByteTensor")
+        return Generator.set_state(self, new_state._data)
+
+    def clone_state(self):
+        """A new Generator in this one's state."""
+        g = TensorGenerator()
+        Generator.set_state(g, Generator.get_state(self))
+        return g
+
+    @property
+    def device(self):
+        from .tensor import device
+        return device("cpu")
+
+    @device.setter
+    def device(self, value):  # (Generator.__init__ assigns it)
+        pass
+
+    def __reduce__(self):
+        return _rebuild_generator, (Generator.get_state(self),)
+
+    def __repr__(self):
+        return f"<jitgrad.Generator object at {id(self):#x}>"
+
+
+TensorGenerator.__name__ = TensorGenerator.__qualname__ = "Generator"
+TensorGenerator.__module__ = "jitgrad"
+
+
+def _rebuild_generator(state):
+    return Generator.set_state(TensorGenerator(), state)
+
 
 # ----------------------------------------------------------------------------- default
-default_generator = Generator()
+default_generator = TensorGenerator()
 default_generator.seed()  # per-process random seed, like torch's default CPU generator
 
 
 def _gen(generator):
-    return default_generator if generator is None else generator
+    if generator is None:
+        return default_generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"argument 'generator' must be torch.Generator, not {type(generator).__name__}")
+    return generator
 
 
 def manual_seed(seed):
@@ -498,11 +556,11 @@ def initial_seed():
 
 
 def get_rng_state():
-    return default_generator.get_state()
+    return Generator.get_state(default_generator)  # (the array; TensorGenerator's is a Tensor)
 
 
 def set_rng_state(new_state):
-    default_generator.set_state(new_state)
+    Generator.set_state(default_generator, new_state)
 
 
 def rand(shape, dtype=np.float32, generator=None):
