@@ -50,7 +50,11 @@ for _info in _OPS.values():
             globals()[_name] = _public_function(_info)
 del _info, _name
 
-FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy constructors (type checks only)
+from ._legacy import (  # noqa: F401,E402  (legacy constructors: LongTensor([1, 2]) is int64)
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
+)
+from ._device import get_default_device, set_default_device  # noqa: F401,E402
+from . import backends, cuda  # noqa: F401,E402  (a CPU-only build's torch.cuda / torch.backends)
 cpu = device("cpu")
 
 

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from . import _dtype, _random
+from . import _device, _dtype, _random
 from .ops.elementwise import fill_scalar  # (jitgrad imports its ops before this module)
 from .ops.registry import OpInfo, register
 from .tensor import Tensor, _wrap
@@ -240,6 +240,8 @@ def _flatten(seq, out):
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (nested lists, numbers, arrays or tensors)."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     target = None if dtype is None else _dtype.to_numpy_dtype(dtype)
     if isinstance(data, list) and any(isinstance(x, Tensor) for x in data):
         data = [x._data if isinstance(x, Tensor) else x for x in data]
@@ -263,6 +265,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array or tensor when it can."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or _dtype.to_numpy_dtype(dtype) == data.dtype):
@@ -328,16 +332,22 @@ def _filled(size, value, dtype, requires_grad, default=None, who="full", out=Non
 
 def zeros(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of zeros."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     return _filled(size_args if size is None else (size,), 0, dtype, requires_grad, who="zeros", out=out)
 
 
 def ones(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None) -> Tensor:
     """A tensor of ones."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     return _filled(size_args if size is None else (size,), 1, dtype, requires_grad, who="ones", out=out)
 
 
 def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None) -> Tensor:
     """An uninitialised tensor."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if out is not None:
         dtype = _out_dtype(dtype, out, "empty")
     shape, dt = _size(size_args if size is None else (size,), "empty"), _np_dtype(dtype, who="empty")
@@ -346,6 +356,8 @@ def empty(*size_args, size=None, dtype=None, device=None, requires_grad=False, o
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype inferred from the value, as PyTorch does)."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if isinstance(fill_value, (complex, np.complexfloating)) and dtype is None and out is None:
@@ -362,21 +374,29 @@ def _like(input: Tensor, dtype):
 
 
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     shape, dt = _like(input, dtype)
     return _finish(np.zeros(shape, dt), requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     shape, dt = _like(input, dtype)
     return _finish(np.ones(shape, dt), requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     shape, dt = _like(input, dtype)
     return _finish(np.empty(shape, dt), requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     shape, dt = _like(input, dtype)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -385,6 +405,8 @@ def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_gr
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) spaced by ``step``."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -411,6 +433,8 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if out is not None:
         dtype = _out_dtype(dtype, out, "linspace")
     dt = _np_dtype(dtype)
@@ -437,6 +461,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False) -
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """An ``n x m`` identity matrix."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
@@ -486,17 +512,23 @@ def _float_rand(fn, size, dtype, requires_grad, generator, out=None):
 
 def rand(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """Uniform samples in [0, 1)."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     return _float_rand(_random.rand, size_args if size is None else (size,), dtype, requires_grad, generator, out)
 
 
 def randn(*size_args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """Standard normal samples."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     return _float_rand(_random.randn, size_args if size is None else (size,), dtype, requires_grad, generator, out)
 
 
 def randint(low=0, high=_sentinel, size=_sentinel, *, generator=None, dtype=None, device=None,
             requires_grad=False) -> Tensor:
     """Integers uniform in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     if size is _sentinel:
         low, high, size = 0, low, high
     if high is _sentinel:
@@ -509,6 +541,8 @@ def randint(low=0, high=_sentinel, size=_sentinel, *, generator=None, dtype=None
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     (n,) = _size((n,), "randperm")
     dt = _np_dtype(dtype, np.dtype(np.int64))
     arr = _allocate(lambda: _random.randperm(n, dt, generator=generator), (n,), np.dtype(np.int64))
@@ -516,10 +550,14 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 
 def rand_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, memory_format=None) -> Tensor:
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, memory_format=None) -> Tensor:
+    if device is not None or _device._default[0] is not None:
+        _device.check_factory(device)
     return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _dtype
 from . import errors
+from ._device import CPU, device  # noqa: F401  (jitgrad.tensor.device: re-exported)
 from ._tensor_str import tensor_repr
 from .autograd import grad_mode
 from .autograd.engine import run_backward
@@ -38,34 +39,6 @@ class Size(tuple):
 
     def __reduce__(self):
         return (Size, (tuple(self),))
-
-
-class _Device:
-    __slots__ = ()
-    type = "cpu"
-    index = None
-
-    def __repr__(self):
-        return "device(type='cpu')"
-
-    def __str__(self):
-        return "cpu"
-
-    def __eq__(self, other):
-        return other == "cpu" or isinstance(other, _Device)
-
-    def __hash__(self):
-        return hash("cpu")
-
-
-CPU = _Device()
-
-
-def device(type="cpu", index=None):  # noqa: A002 - PyTorch's name
-    """Only the CPU exists in jitgrad."""
-    if str(type).split(":")[0] != "cpu":
-        raise RuntimeError(f"jitgrad runs on the CPU only; got device {type!r}")
-    return CPU
 
 
 class Tensor:
@@ -401,13 +374,26 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------ dtype conversion (untracked for ints)
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """The legacy type name ('torch.FloatTensor'), or a conversion to a dtype, a legacy type or its name."""
         if dtype is None:
             return "torch." + self.dtype._legacy
-        return self.to(dtype)
+        from ._legacy import dtype_of
 
-    def cpu(self) -> "Tensor":
+        return self.to(dtype_of(dtype))
+
+    def cpu(self, memory_format=None) -> "Tensor":
         return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None) -> "Tensor":
+        """PyTorch's error of a CPU-only build (jitgrad computes on the CPU)."""
+        if isinstance(device, int) and not isinstance(device, bool):
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        raise AssertionError("Torch not compiled with CUDA enabled")
+
+    def get_device(self) -> int:
+        """-1: a CPU tensor."""
+        return -1
 
     def contiguous(self, memory_format=None) -> "Tensor":
         """Self if C-contiguous, else a contiguous copy (recorded as CloneBackward0)."""

@@ -3,3 +3,4 @@ from . import elementwise, reduction, linalg, shape, comparison, conversion, inp
 from . import unary, pointwise, statistics  # noqa: F401
 from . import joining, contraction  # noqa: F401
 from . import softmax, dropout, normalization, embedding, losses, conv  # noqa: F401
+from . import binary_math  # noqa: F401

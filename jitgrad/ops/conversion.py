@@ -43,11 +43,11 @@ def to(input: Tensor, *args, dtype=None, device=None, copy=False, non_blocking=F
         elif isinstance(a, Tensor):
             dtype = a.dtype
         elif a is not None:
-            from ..tensor import device as _device
+            from .._device import check as _device
 
             _device(str(a))
     if device is not None:
-        from ..tensor import device as _device
+        from .._device import check as _device
 
         _device(str(device))
     if dtype is None:

@@ -41,6 +41,7 @@ _F16 = np.dtype(np.float16)
 _F32_MAX = float(np.finfo(np.float32).max)
 _INF = float("inf")
 _PARALLEL = _jit.PARALLEL
+_NOTHING = (None, None)
 
 scalar = loops.scalar
 
@@ -66,8 +67,8 @@ def unary_template(name, node_name, forward, backward, *, saves, graph=None, npa
     """``op(input, *params) -> Tensor`` from a kernel pair ``forward(x, *params, out)`` and
     ``backward(grad, x, result, *params, out)`` on flat arrays.
 
-    ``saves``: what backward reads ('input', 'result' or 'both'; what is not saved arrives as the
-    gradient array, never read).  ``ints``: integer/bool inputs compute in the default float dtype
+    ``saves``: what backward reads ('input', 'result', 'both' or 'nothing'; what is not saved
+    arrives as the gradient array, never read).  ``ints``: integer/bool inputs compute in the default float dtype
     ('float'), keep their dtype ('keep'), or raise PyTorch's NotImplementedError naming
     ``cpu_kernel`` ('error'; the default when a ``cpu_kernel`` is named, else 'float').  ``bool_error``: (exception class, message) for bool input.
     ``graph(g, x, y, *params)``: the vjp on Tensors (for ``create_graph=True``).  Above
@@ -112,14 +113,19 @@ def unary_template(name, node_name, forward, backward, *, saves, graph=None, npa
             node = new_node_obj(node_cls)
             node.next_functions = (edge(input),)
             node._seq = next_seq()
-            node._saved = (x if save_x else None, y if save_y else None)
             # version records of what was saved (the result is output 0 of this node)
             if save_x and save_y:
+                node._saved = (x, y)
                 node._versions = ((input._vc, input._vc[0], xd, input), (t._vc, 0, out, 0))
             elif save_x:
+                node._saved = (x, None)
                 node._versions = ((input._vc, input._vc[0], xd, input),)
-            else:
+            elif save_y:
+                node._saved = (None, y)
                 node._versions = ((t._vc, 0, out, 0),)
+            else:  # nothing saved: like PyTorch, such a node may run backward again
+                node._saved = None
+                node._versions = ()
             node._ctx = (xd.shape, params)  # (input shape, scalar parameters)
             t._requires_grad = True
             t.grad_fn = node
@@ -129,7 +135,7 @@ def unary_template(name, node_name, forward, backward, *, saves, graph=None, npa
         return t
 
     def _backward(node, grads):
-        x, y = node._saved
+        x, y = node._saved or _NOTHING
         shape, params = node._ctx
         g = grads[0].ravel()
         gx = np.empty(g.size, g.dtype)
@@ -263,3 +269,115 @@ exp2 = unary_op("exp2", "Exp2Backward0", forward=lambda x: np.exp2(x), vjp=lambd
 erf = unary_op("erf", "ErfBackward0", forward=lambda x: vm.erf(x),
                vjp=lambda g, x, y: g * _K(x).two_over_sqrt_pi * vm.exp(-x * x), saves="input",
                graph=lambda g, x, y: g * (2 / np.sqrt(np.pi)) * exp(-(x * x)), samples=uniform())
+
+
+# ---------------------------------------------------------------------------- issue 11: more math
+def _zeros(g, x, y):
+    """The double-backward of a piecewise-constant op: PyTorch's ``zeros_like(grad)`` (no graph)."""
+    from ..factories import zeros_like
+
+    return zeros_like(g)
+
+
+_LN10 = float(np.log(10.0))
+
+
+@scalar
+def _round_half_even(x):
+    # np.rint for floats (PyTorch's nearbyint: ties to even); integers are their own rounding
+    return np.rint(x) if (isinstance(x, np.float32) or isinstance(x, np.float64)) else x
+
+
+def _no_bool(kernel):
+    return (NotImplementedError, f"\"{kernel}\" not implemented for 'Bool'")
+
+
+# floor/ceil/trunc/round: integer inputs keep their dtype (np.floor of an integer is that integer
+# in Numba, exact past 2**53), bool raises PyTorch's kernel error; the gradient is zero everywhere
+# (derivatives.yaml: zeros_like(grad)), so the samples need avoid nothing
+floor = unary_op("floor", "FloorBackward0", forward=lambda x: np.floor(x), vjp=lambda g, x, y: 0, saves="nothing",
+                 graph=_zeros, samples=uniform(), ints="keep", bool_error=_no_bool("floor_vml_cpu"))
+ceil = unary_op("ceil", "CeilBackward0", forward=lambda x: np.ceil(x), vjp=lambda g, x, y: 0, saves="nothing",
+                graph=_zeros, samples=uniform(), ints="keep", bool_error=_no_bool("ceil_vml_cpu"))
+trunc = unary_op("trunc", "TruncBackward0", forward=lambda x: np.trunc(x), vjp=lambda g, x, y: 0, saves="nothing",
+                 graph=_zeros, samples=uniform(), ints="keep", bool_error=_no_bool("trunc_vml_cpu"), aliases=("fix",))
+# frac = x - trunc(x); d/dx = 1 (derivatives.yaml: grad); integers raise
+frac = unary_op("frac", "FracBackward0", forward=lambda x: x - np.trunc(x), vjp=lambda g, x, y: g, saves="nothing",
+                graph=lambda g, x, y: g, samples=away_from_zero, cpu_kernel="frac_cpu")
+# d rsqrt = -0.5 * g * y^3 (PyTorch's order)
+rsqrt = unary_op("rsqrt", "RsqrtBackward0", forward=lambda x: _K(x).one / np.sqrt(x),
+                 vjp=lambda g, x, y: -_K(x).half * g * (y * y * y), saves="result",
+                 graph=lambda g, x, y: g * (y * y * y) * -0.5, samples=uniform(0.5, 2.0))
+log2 = unary_op("log2", "Log2Backward0", forward=lambda x: np.log2(x), vjp=lambda g, x, y: g / (x * _LN2),
+                saves="input", graph=lambda g, x, y: g / (x * _LN2), samples=uniform(0.5, 2.0))
+log10 = unary_op("log10", "Log10Backward0", forward=lambda x: np.log10(x), vjp=lambda g, x, y: g / (x * _LN10),
+                 saves="input", graph=lambda g, x, y: g / (x * _LN10), samples=uniform(0.5, 2.0))
+# d asinh = g * rsqrt(x^2 + 1), d acosh = g * rsqrt(x^2 - 1), d atanh = g / (1 - x^2) (derivatives.yaml)
+asinh = unary_op("asinh", "AsinhBackward0", forward=lambda x: np.arcsinh(x),
+                 vjp=lambda g, x, y: g / np.sqrt(x * x + _K(x).one), saves="input",
+                 graph=lambda g, x, y: g * rsqrt(x * x + 1), samples=uniform(), aliases=("arcsinh",))
+acosh = unary_op("acosh", "AcoshBackward0", forward=lambda x: np.arccosh(x),
+                 vjp=lambda g, x, y: g / np.sqrt(x * x - _K(x).one), saves="input",
+                 graph=lambda g, x, y: g * rsqrt(x * x - 1), samples=uniform(1.2, 3.0), aliases=("arccosh",))
+atanh = unary_op("atanh", "AtanhBackward0", forward=lambda x: np.arctanh(x),
+                 vjp=lambda g, x, y: g / (_K(x).one - x * x), saves="input",
+                 graph=lambda g, x, y: g / (1 - x * x), samples=uniform(-0.9, 0.9), aliases=("arctanh",))
+# sgn on real tensors is sign (NaN and -0. give 0), with its own node; integers and bool keep their
+# dtype; sgn_backward is zero for real inputs (PyTorch returns a ZeroTensor there, which the
+# table-driven comparisons cannot read: tests/test_idioms.py checks sgn against torch)
+sgn = unary_op("sgn", "SgnBackward0", forward=lambda x: (x > 0) - (x < 0), vjp=lambda g, x, y: 0, saves="nothing",
+               graph=_zeros, samples=None, ints="keep")
+registry.OPS["sgn_"].public = False  # (PyTorch has Tensor.sgn_ but no torch.sgn_)
+
+
+# round: ties to even; ``decimals`` (keyword only) rounds x * 10^d (x / 10^-d for d < 0) in the
+# element's float type, as PyTorch's round_decimals kernel, and is its own node, RoundBackward1,
+# which refuses integer inputs even for decimals=0 (only plain round keeps them)
+_round = unary_op("round", "RoundBackward0", forward=lambda x: _round_half_even(x), vjp=lambda g, x, y: 0,
+                  saves="nothing", graph=_zeros, samples=None, ints="keep", bool_error=_no_bool("round_vml_cpu"),
+                  inplace=False)
+
+
+@scalar
+def _round_decimals_value(x, scale, negative):
+    return np.rint(x / scale) * scale if negative else np.rint(x * scale) / scale
+
+
+_round_decimals = unary_template("round", "RoundBackward1",
+                                 *unary_kernels("round_decimals", _round_decimals_value.py_func,
+                                                lambda g, x, y, scale, negative: 0, nparams=2),
+                                 nparams=2, saves="nothing", graph=lambda g, x, y, scale, negative: _zeros(g, x, y))
+_NO_DECIMALS = object()
+
+
+def round(input: Tensor, *, decimals=_NO_DECIMALS) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Elementwise rounding to the nearest integer, ties to even (``torch.round``); ``decimals``:
+    to that many decimal places (negative: to tens, hundreds ...)."""
+    if decimals is _NO_DECIMALS:
+        return _round(input)
+    if decimals.__class__ is not _dtype._py_int and not isinstance(decimals, np.integer):
+        raise TypeError(f"round() received an invalid combination of arguments - got (Tensor, "
+                        f"decimals={type(decimals).__name__}), but expected one of:\n"
+                        " * (Tensor input, *, Tensor out = None)\n * (Tensor input, *, int decimals, Tensor out = None)\n")
+    if not -(1 << 63) <= decimals < (1 << 63):
+        raise ValueError("Overflow when unpacking long long")
+    dt = input._data.dtype
+    if dt.kind != "f":
+        kernel = "round_vml_cpu" if decimals == 0 else "round_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_type_name(dt)}'")
+    d = builtins.abs(int(decimals))
+    scale = float(10 ** d) if d <= 308 else _INF  # std::pow(10, d) in double ...
+    if dt != np.float64 and scale > _F32_MAX:  # ... then in the op's float type (float16 computes in float)
+        scale = _INF
+    return _round_decimals(input, scale, 1.0 if decimals < 0 else 0.0)
+
+
+round.node_cls = _round.node_cls
+# (not a fusable op of scalar math: the public round takes decimals=, which a fused call would drop)
+del registry.SCALAR_DEFS["round"]
+register(OpInfo("round", "RoundBackward0", round, nodes=("RoundBackward1",), extra={"out": True}, samples=lambda rng: [
+    *uniform()(rng), ((rng.uniform(-20.0, 20.0, (3, 4)),), {"decimals": 1}),
+    ((rng.uniform(-200.0, 200.0, (5,)),), {"decimals": -1})]))
+round_ = _inplace(round, "round_")
+register(OpInfo("round_", "", round_, samples=None, differentiable=False))
+round.inplace = round_

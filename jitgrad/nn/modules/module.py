@@ -583,7 +583,7 @@ class Module:
             else:
                 device = a
         if device is not None:
-            from ...tensor import device as _device
+            from ..._device import check as _device
 
             _device(str(device))
         if dtype is None:
@@ -613,7 +613,7 @@ class Module:
         return self
 
     def cuda(self, device=None) -> "Module":
-        raise RuntimeError("jitgrad runs on the CPU only")
+        raise AssertionError("Torch not compiled with CUDA enabled")  # (PyTorch's CPU-only build)
 
     def share_memory(self) -> "Module":
         return self
