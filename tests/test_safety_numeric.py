@@ -367,6 +367,7 @@ def _sweep_against_torch(f, arrays, signed_zeros=True):
 # dim of [1e-310, -1e-310, 1e-30, 1e308] is all 0., of [1e308, 1e-310, -1e-310, 1e-30] all nan;
 # [1., 2., 1e308] and [1e308, 1., 2.] are nan, [1e308, 1., 2., ..., 8.] is 0. (the same with -1e308).
 _TORCH_INCONSISTENT = {("hardtanh", "float64"): [nan], ("hardtanh", "float32"): [nan],
+                       ("relu6", "float64"): [nan], ("relu6", "float32"): [nan],  # (relu6 is hardtanh(0, 6))
                        ("gelu", "float32"): [inf, -inf, 1e308, -1e308], ("norm3", "float32"): [1e-30],
                        ("layer_norm", "float64"): [1e308, -1e308]}
 _UNSIGNED_ZEROS = ("maximum", "minimum", "clamp_tensor", "clamp_tensor_max")

@@ -120,3 +120,74 @@ def adagrad_step(param, grad, state_sum, neg_clr, eps, weight_decay, maximize):
         state_sum[i] = s
         std = np.sqrt(s) + eps
         param[i] = param[i] + neg_clr * g / std
+
+
+@njit(cache=True, error_model="numpy")
+def adamax_step(param, grad, exp_avg, exp_inf, one_minus_beta1, beta2, eps, weight_decay, neg_clr, maximize):
+    """Adamax, in place: the first moment, the decayed infinity norm ``max(beta2 * u, |g| + eps)``
+    (NaN wins, as torch.maximum) and ``param + neg_clr * m / u``."""
+    zero = param.dtype.type(0)
+    one = param.dtype.type(1)
+    for i in range(param.size):
+        g = _l2_decayed_grad(grad[i], param[i], weight_decay, maximize, zero)
+        m = _lerp(exp_avg[i], g, one_minus_beta1, one)
+        exp_avg[i] = m
+        u = exp_inf[i] * beta2
+        b = abs(g) + eps
+        if u == u and (b > u or b != b):
+            u = b
+        exp_inf[i] = u
+        param[i] = param[i] + neg_clr * m / u
+
+
+@njit(cache=True, error_model="numpy")
+def nadam_step(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, weight_decay,
+               decoupled_decay_factor, bias_correction2, eps, grad_coef, exp_avg_coef, decoupled, maximize):
+    """NAdam (``decoupled``: NAdamW-style decay), in place; the momentum-cache coefficients
+    ``grad_coef`` and ``exp_avg_coef`` are computed by the caller, in double, as PyTorch does."""
+    zero = param.dtype.type(0)
+    one = param.dtype.type(1)
+    for i in range(param.size):
+        g = -grad[i] if maximize else grad[i]
+        p = param[i]
+        if weight_decay != zero:
+            if decoupled:
+                p = p * decoupled_decay_factor
+            else:
+                g = g + weight_decay * p
+        m = _lerp(exp_avg[i], g, one_minus_beta1, one)
+        exp_avg[i] = m
+        v = exp_avg_sq[i] * beta2
+        v = v + one_minus_beta2 * g * g
+        exp_avg_sq[i] = v
+        denom = np.sqrt(v / bias_correction2) + eps
+        p = p + grad_coef * g / denom
+        param[i] = p + exp_avg_coef * m / denom
+
+
+@njit(cache=True, error_model="numpy")
+def radam_step(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, weight_decay,
+               decoupled_decay_factor, bias_correction1, lr, bias_correction2_sqrt, rect, eps, rectified, decoupled,
+               maximize):
+    """RAdam, in place: the rectified adaptive step where ``rectified`` (rho_t > 5), else the
+    bias-corrected momentum step; products in PyTorch's order (``c / t`` is ``t.reciprocal() * c``)."""
+    zero = param.dtype.type(0)
+    one = param.dtype.type(1)
+    for i in range(param.size):
+        g = -grad[i] if maximize else grad[i]
+        p = param[i]
+        if weight_decay != zero:
+            if decoupled:
+                p = p * decoupled_decay_factor
+            else:
+                g = g + weight_decay * p
+        m = _lerp(exp_avg[i], g, one_minus_beta1, one)
+        exp_avg[i] = m
+        v = exp_avg_sq[i] * beta2
+        v = v + one_minus_beta2 * g * g
+        exp_avg_sq[i] = v
+        update = m / bias_correction1 * lr
+        if rectified:
+            adaptive = one / (np.sqrt(v) + eps) * bias_correction2_sqrt
+            update = update * adaptive * rect
+        param[i] = p - update

@@ -4,7 +4,8 @@ import warnings
 from .. import functional as F
 from .module import Module
 
-__all__ = ["ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Softmax", "LogSoftmax", "LeakyReLU"]
+__all__ = ["ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "CELU", "SELU",
+           "Mish", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Softmin", "LogSigmoid"]
 
 
 class ReLU(Module):
@@ -120,3 +121,129 @@ class LogSoftmax(_SoftmaxOverDim):
 
     _function_name = "log_softmax"
     _function = staticmethod(F.log_softmax)
+
+
+class Softmin(_SoftmaxOverDim):
+    """``softmax(-x)`` along ``dim``."""
+
+    _function_name = "softmin"
+    _function = staticmethod(F.softmin)
+
+
+# ---------------------------------------------------------------------------- the inplace= activations
+class _InplaceActivation(Module):
+    """An activation whose only option is ``inplace`` (SELU, Mish, Hardswish, Hardsigmoid)."""
+
+    _function = None
+    _repr_inplace = True  # (PyTorch's Hardswish and Hardsigmoid print no extra_repr)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return self._function(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if (self.inplace and self._repr_inplace) else ""
+
+
+class SELU(_InplaceActivation):
+    """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))``, PyTorch's alpha and scale."""
+
+    _function = staticmethod(F.selu)
+
+
+class Mish(_InplaceActivation):
+    """``x * tanh(softplus(x))`` elementwise."""
+
+    _function = staticmethod(F.mish)
+
+
+class Hardswish(_InplaceActivation):
+    """``x * relu6(x + 3) / 6`` elementwise."""
+
+    _function = staticmethod(F.hardswish)
+    _repr_inplace = False
+
+
+class Hardsigmoid(_InplaceActivation):
+    """``relu6(x + 3) / 6`` elementwise."""
+
+    _function = staticmethod(F.hardsigmoid)
+    _repr_inplace = False
+
+
+class _AlphaActivation(Module):
+    """ELU and CELU: an ``alpha`` and ``inplace``."""
+
+    _function = None
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):
+        return self._function(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace_str}"
+
+
+class ELU(_AlphaActivation):
+    """``max(0, x) + min(0, alpha * (exp(x) - 1))`` elementwise."""
+
+    _function = staticmethod(F.elu)
+
+
+class CELU(_AlphaActivation):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` elementwise."""
+
+    _function = staticmethod(F.celu)
+
+
+class Hardtanh(Module):
+    """Clamp to ``[min_val, max_val]`` (``min_value`` / ``max_value``: deprecated spellings)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, min_value=None,
+                 max_value=None) -> None:
+        super().__init__()
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`", FutureWarning,
+                          stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`", FutureWarning,
+                          stacklevel=2)
+            max_val = max_value
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+        if self.max_val <= self.min_val:
+            raise AssertionError(f"max_val ({self.max_val}) must be greater than min_val ({self.min_val})")
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}{inplace_str}"
+
+
+class ReLU6(Hardtanh):
+    """``min(max(0, x), 6)`` elementwise (a Hardtanh from 0 to 6)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))`` elementwise, computed stably."""
+
+    def forward(self, input):
+        return F.logsigmoid(input)
