@@ -14,6 +14,7 @@ a declaration compiles anew instead of loading the old code (Numba's own key cov
 template's file).
 """
 import hashlib
+import types
 
 import numpy as np  # noqa: F401  (for the scalar functions' globals)
 from numba import prange
@@ -81,11 +82,27 @@ def binary_vjp_scalar(grad, a, s, result, out):
 
 # ----------------------------------------------------------------------------- instantiation
 def _digest(*scalars) -> str:
+    """A hash of the scalar functions' bytecode, and of the njit helpers they call (found through
+    their global names, also as ``module.helper``), so editing any of them compiles anew."""
     h = hashlib.sha1()
-    for fn in scalars:
-        code = getattr(fn, "py_func", fn).__code__
+    seen = set()
+    todo = list(scalars)
+    while todo:
+        fn = todo.pop(0)
+        fn = getattr(fn, "py_func", fn)
+        if id(fn) in seen or not hasattr(fn, "__code__"):
+            continue
+        seen.add(id(fn))
+        code = fn.__code__
         h.update(code.co_code)
         h.update(repr((code.co_names, [c for c in code.co_consts if not hasattr(c, "co_code")])).encode())
+        for name in code.co_names:
+            obj = fn.__globals__.get(name)
+            if hasattr(obj, "py_func"):
+                todo.append(obj)
+            elif isinstance(obj, types.ModuleType):  # module.helper
+                todo.extend(getattr(obj, attr) for attr in code.co_names
+                            if hasattr(getattr(obj, attr, None), "py_func"))
     return h.hexdigest()[:10]
 
 
