@@ -80,7 +80,7 @@ OUT_FUNCTIONS = frozenset("""
     argmax argmin amax amin cumsum cumprod dot mm mv bmm matmul outer cat stack gather scatter
     scatter_add index_select take_along_dim tril triu softmax log_softmax gelu softplus
 """.split())
-OUT_FUNCTIONAL = frozenset(("gelu", "softplus", "avg_pool2d"))  # torch.nn.functional.<name>(..., out=)
+OUT_FUNCTIONAL = frozenset(("gelu", "softplus", "avg_pool2d", "logsigmoid"))  # torch.nn.functional.<name>(..., out=)
 
 # How an out= tensor's dtype must relate to the result's.  Default: PyTorch's canCast (no float
 # into an integer/bool out, no integer into a bool out).  These ops want exactly the result dtype;
