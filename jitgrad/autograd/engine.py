@@ -75,7 +75,8 @@ def _run(roots, root_grads, retain_graph, capture, create_graph):
         grads = pop(node)
         if deferred:
             grads = _resolve(grads)
-        if filled and (not node._filled_ok or node._hooked or captured is not None):
+        hooked = node._hooked
+        if filled and (hooked or captured is not None or not node._filled_ok):
             grads = _written_out(grads)
         if captured is not None and _capture(captured, node, grads):
             continue
@@ -86,7 +87,7 @@ def _run(roots, root_grads, retain_graph, capture, create_graph):
                                    f"for {node.name()}; its backward runs only as a jitted kernel")
         else:
             backward = node._backward
-        if node._hooked:
+        if hooked:
             grads = _pre_graph(node, grads) if create_graph else _pre(node, grads)
             if _no_grads(grads):
                 backward = _passes_none(node)
@@ -96,18 +97,21 @@ def _run(roots, root_grads, retain_graph, capture, create_graph):
         if node._versions:
             node._check_versions()
         out = backward(grads)
+        if saved is not None and not retain_graph:
+            node._saved = _FREED
         owned = node._owns_grads
         if owned is view:
             owned = grads.__class__ is list  # a view of what it was given: owned when that was
-        if node._hooked and node._post_hooks:
-            out = _post_graph(node, out, grads) if create_graph else _post(node, out, grads)
-            owned = False  # the hooks saw them
+        if hooked:
+            if node._post_hooks:
+                out = _post_graph(node, out, grads) if create_graph else _post(node, out, grads)
+                owned = False  # the hooks saw them
         if check_nan:
             _check_nan(node, out)
-        if saved is not None and not retain_graph:
-            node._saved = _FREED
         for (nxt, nr), g in zip(node.next_functions, out):
-            if g is None or nxt is None or (needed is not None and nxt not in needed):
+            if g is None or nxt is None:
+                continue
+            if needed is not None and nxt not in needed:
                 continue
             if g.__class__ is Filled:
                 filled = True

@@ -91,7 +91,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     """Check second derivatives: gradcheck of ``(inputs, v) -> v^T J(inputs)`` computed with
     ``create_graph=True``.  Random ``grad_outputs`` (float64, requiring grad) when not given."""
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    outputs = _outputs(func, inputs)
+    outputs = tuple(o for o in _outputs(func, inputs) if o.requires_grad)  # PyTorch's _differentiable_outputs
     if grad_outputs is None:
         rng = np.random.default_rng(0)
         grad_outputs = tuple(_wrap(rng.standard_normal(o._data.shape).astype(o._data.dtype)).requires_grad_()
@@ -106,7 +106,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
             return _vjp(ins, gos)
 
     def _vjp(ins, gos):
-        outs = _outputs(func, ins)
+        outs = tuple(o for o in _outputs(func, ins) if o.requires_grad)
         diff = [t for t in ins if isinstance(t, Tensor) and t.requires_grad]
         grads = _grad(outs, diff, grad_outputs=gos, create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)

@@ -3,4 +3,5 @@ from . import elementwise, reduction, linalg, shape, comparison, conversion, inp
 from . import unary, pointwise, statistics  # noqa: F401
 from . import joining, contraction  # noqa: F401
 from . import softmax, dropout, normalization, embedding, losses, conv  # noqa: F401
+from . import sorting, selection  # noqa: F401
 from . import binary_math  # noqa: F401

@@ -378,12 +378,24 @@ def _array_vjp(name, vjp, saves_inputs, saves_result):
         return lambda g, a, b, y: g
     if vjp == NEG_GRAD:
         return lambda g, a, b, y: _neg(g)
-    kernel = loops.instantiate(loops.binary_vjp, name, df=vjp)
-    if saves_inputs and saves_result:
-        return lambda g, a, b, y: _fill(kernel, g, a, b, y)
-    if saves_inputs:
-        return lambda g, a, b, y: _fill(kernel, g, a, b, g)
-    return lambda g, a, b, y: _fill(kernel, g, g, g, g)
+    read = loops.reads(vjp)
+    if ("a" in read or "b" in read) and not saves_inputs or "y" in read and not saves_result:
+        raise ValueError(f"{name}: the vjp reads what the op does not save")
+    kernel = loops.instantiate(loops.BINARY_VJP[read], name, df=vjp)
+    return _VJP_CALLS[read](kernel)
+
+
+# the array-level call of a vjp loop, per what it reads (no per-call argument selection)
+_VJP_CALLS = {
+    "": lambda k: lambda g, a, b, y: _fill(k, g),
+    "a": lambda k: lambda g, a, b, y: _fill(k, g, a),
+    "b": lambda k: lambda g, a, b, y: _fill(k, g, b),
+    "ab": lambda k: lambda g, a, b, y: _fill(k, g, a, b),
+    "y": lambda k: lambda g, a, b, y: _fill(k, g, y),
+    "ay": lambda k: lambda g, a, b, y: _fill(k, g, a, y),
+    "by": lambda k: lambda g, a, b, y: _fill(k, g, b, y),
+    "aby": lambda k: lambda g, a, b, y: _fill(k, g, a, b, y),
+}
 
 
 def binary_op(name, node_name, *, forward, vjp_a, vjp_b, vjp_a_scalar=None, scalar_forward=True, saves="inputs",
@@ -408,8 +420,10 @@ def binary_op(name, node_name, *, forward, vjp_a, vjp_b, vjp_a_scalar=None, scal
     elif vjp_a_scalar is not None:
         if not hasattr(vjp_a_scalar, "py_func"):
             vjp_a_scalar = loops.scalar(vjp_a_scalar)
+        if loops.reads(vjp_a_scalar) not in ("", "b"):
+            raise ValueError(f"{name}: with a scalar operand the vjp may read only g and the scalar")
         kernel = loops.instantiate(loops.binary_vjp_scalar, f"{name}_scalar_backward", df=vjp_a_scalar)
-        scalar_vjp = lambda g, a, s, y: _fill(kernel, g, g, s, g)  # noqa: E731
+        scalar_vjp = lambda g, a, s, y: _fill(kernel, g, s)  # noqa: E731
     else:
         scalar_vjp = None
     fresh = not {GRAD}.intersection({vjp_a, vjp_b, vjp_a_scalar} - {None})  # (a GRAD vjp hands on g itself)

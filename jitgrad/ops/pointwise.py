@@ -269,8 +269,7 @@ def _ties(g, a, b):
     dt = g._data.dtype
     shape = broadcast_shapes(a._data.shape, b._data.shape)
     ones = np.ones(int(np.prod(shape, dtype=np.int64)), dt)
-    weights = _fill(loops.maximum_backward_a, ones, ew._operand(a._data, dt, shape), ew._operand(b._data, dt, shape),
-                    ones)
+    weights = _fill(loops.maximum_backward_a, ones, ew._operand(a._data, dt, shape), ew._operand(b._data, dt, shape))
     return _wrap(weights.reshape(shape))
 
 
