@@ -187,7 +187,7 @@ register(OpInfo("fmin", "FminBackward0", fmin, extra=_OUT, samples=lambda rng: [
     (_grid_pair(rng, sa, sb), {}) for sa, sb in _PAIRS], notes="grid samples: never tied"))
 
 # in-place variants: Tensor methods only, as in PyTorch (torch.copysign_ / torch.hypot_ do not exist)
-copysign_ = _inplace(copysign, "copysign_")
-hypot_ = _inplace(hypot, "hypot_")
+copysign_ = _inplace(copysign, "copysign_", broadcasts=1)
+hypot_ = _inplace(hypot, "hypot_", broadcasts=1)
 for _op in (copysign_, hypot_):
     register(OpInfo(_op.__name__, "", _op, public=False, samples=None, differentiable=False))

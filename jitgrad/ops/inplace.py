@@ -83,10 +83,32 @@ def _write_back(t: Tensor, res: Tensor, op_name: str, allow_overlap: bool = Fals
     return t
 
 
-def _inplace(out_of_place, name, allow_overlap=False):
+def _takes_only_self(fn) -> bool:
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 1 and not any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def _inplace(out_of_place, name, allow_overlap=False, broadcasts=0):
     """The in-place op ``name``: ``out_of_place`` written back into self (``allow_overlap``: the
-    op writes through an expanded self, as PyTorch's masked_fill_ does, instead of refusing it)."""
+    op writes through an expanded self, as PyTorch's masked_fill_ does, instead of refusing it;
+    ``broadcasts``: how many leading arguments broadcast against self -- PyTorch checks that they
+    fit self's shape before anything else about them)."""
+    no_args = _takes_only_self(out_of_place)
+
     def op(self: Tensor, *args, **kwargs) -> Tensor:
+        if no_args and args:  # PyTorch's argument parser, before anything else
+            raise TypeError(f"Tensor.{name}() takes no arguments ({len(args)} given)")
+        for other in args[:broadcasts]:
+            if isinstance(other, Tensor) and other._data.shape != self._data.shape:
+                err = inplace_broadcast_error(self._data.shape, other._data.shape)
+                if err is not None:
+                    raise err
         if not self._data.flags.writeable:
             writable(self._data, allow_overlap)  # PyTorch refuses an expanded self before anything else
         if not check_inplace(self, args):
