@@ -17,27 +17,27 @@ from ._jit import njit
 # each position: ``move(a, b, i, j, t, l)`` copies between ``a``'s row ``t`` (its dim of size ``n``,
 # the one the index points into) and ``b``'s row ``j``.  The moves and walks are inlined, so each
 # kernel compiles to the loop it would be written out by hand (measured: the same speed).
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _gather_move(x, out, i, j, t, l):
     out[i, j, l] = x[i, t, l]
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _scatter_add_move(out, src, i, j, t, l):
     out[i, t, l] += src[i, j, l]
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _scatter_move(out, src, i, j, t, l):
     out[i, t, l] = src[i, j, l]
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _fill_move(out, value, i, j, t, l):
     out[i, t, l] = value
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _walk_index_middle(index, move, a, b):
     # index: (outer, k, inner), one row of ``a`` per position; moves up to the first index out
     # of range and returns its flat position (-1 when all are in range).  (_walk_index_vector is
@@ -79,7 +79,7 @@ def scatter_fill_middle(out, index, value):
 
 
 # --------------------------------------------------------------------------- index_select
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _walk_index_vector(index, move, a, b):
     # index: (k,), the same row of ``a`` for every i and l of ``b`` (outer, k, inner).  Every
     # index is checked before anything is moved; returns the first one out of range (or -1).

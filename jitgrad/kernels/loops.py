@@ -179,7 +179,10 @@ def instantiate(template, name: str, **scalars):
 
 
 def scalar(fn):
-    """A function of one element, for the templates: compiled into each loop that calls it."""
+    """A function of one element, for the templates: compiled into each loop that calls it (an
+    already compiled one is returned as it is)."""
+    if hasattr(fn, "py_func"):
+        return fn
     return _jit.njit(inline="always", error_model="numpy")(fn)
 
 

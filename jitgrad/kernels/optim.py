@@ -22,11 +22,32 @@ def _lerp(start, end, weight, one):
 @njit(cache=True, error_model="numpy")
 def _l2_decayed_grad(g, p, weight_decay, maximize, zero):
     # the gradient as PyTorch's loops take it: negated to maximize, plus weight_decay * param
-    # (Adam's differs: its parameter may be decayed in place instead, see adam_step)
+    # (Adam's differs: its parameter may be decayed in place instead, see _adam_moments)
     g = -g if maximize else g
     if weight_decay != zero:
         g = g + weight_decay * p
     return g
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _adam_moments(i, param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, weight_decay,
+                  decoupled_decay_factor, decoupled, maximize, zero, one):
+    """Adam's first steps, shared by Adam/AdamW, NAdam and RAdam: the gradient (negated to
+    maximize), the weight decay (L2 into the gradient, or ``decoupled`` into the parameter), and
+    both moments updated in place; returns (parameter after decay, gradient, m, v)."""
+    g = -grad[i] if maximize else grad[i]
+    p = param[i]
+    if weight_decay != zero:
+        if decoupled:
+            p = p * decoupled_decay_factor
+        else:
+            g = g + weight_decay * p
+    m = _lerp(exp_avg[i], g, one_minus_beta1, one)
+    exp_avg[i] = m
+    v = exp_avg_sq[i] * beta2
+    v = v + one_minus_beta2 * g * g
+    exp_avg_sq[i] = v
+    return p, g, m, v
 
 
 @njit(cache=True, error_model="numpy")
@@ -59,18 +80,8 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, one_minus_beta1,
     zero = param.dtype.type(0)
     one = param.dtype.type(1)
     for i in range(param.size):
-        g = -grad[i] if maximize else grad[i]
-        p = param[i]
-        if weight_decay != zero:
-            if decoupled:
-                p = p * decoupled_decay_factor
-            else:
-                g = g + weight_decay * p
-        m = _lerp(exp_avg[i], g, one_minus_beta1, one)
-        exp_avg[i] = m
-        v = exp_avg_sq[i] * beta2
-        v = v + one_minus_beta2 * g * g
-        exp_avg_sq[i] = v
+        p, g, m, v = _adam_moments(i, param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2,
+                                   weight_decay, decoupled_decay_factor, decoupled, maximize, zero, one)
         if amsgrad:
             vmax = max_exp_avg_sq[i]
             if vmax == vmax and (v > vmax or v != v):  # torch.maximum: NaN wins
@@ -148,18 +159,8 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_min
     zero = param.dtype.type(0)
     one = param.dtype.type(1)
     for i in range(param.size):
-        g = -grad[i] if maximize else grad[i]
-        p = param[i]
-        if weight_decay != zero:
-            if decoupled:
-                p = p * decoupled_decay_factor
-            else:
-                g = g + weight_decay * p
-        m = _lerp(exp_avg[i], g, one_minus_beta1, one)
-        exp_avg[i] = m
-        v = exp_avg_sq[i] * beta2
-        v = v + one_minus_beta2 * g * g
-        exp_avg_sq[i] = v
+        p, g, m, v = _adam_moments(i, param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2,
+                                   weight_decay, decoupled_decay_factor, decoupled, maximize, zero, one)
         denom = np.sqrt(v / bias_correction2) + eps
         p = p + grad_coef * g / denom
         param[i] = p + exp_avg_coef * m / denom
@@ -174,18 +175,8 @@ def radam_step(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_min
     zero = param.dtype.type(0)
     one = param.dtype.type(1)
     for i in range(param.size):
-        g = -grad[i] if maximize else grad[i]
-        p = param[i]
-        if weight_decay != zero:
-            if decoupled:
-                p = p * decoupled_decay_factor
-            else:
-                g = g + weight_decay * p
-        m = _lerp(exp_avg[i], g, one_minus_beta1, one)
-        exp_avg[i] = m
-        v = exp_avg_sq[i] * beta2
-        v = v + one_minus_beta2 * g * g
-        exp_avg_sq[i] = v
+        p, g, m, v = _adam_moments(i, param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2,
+                                   weight_decay, decoupled_decay_factor, decoupled, maximize, zero, one)
         update = m / bias_correction1 * lr
         if rectified:
             adaptive = one / (np.sqrt(v) + eps) * bias_correction2_sqrt

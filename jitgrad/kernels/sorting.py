@@ -8,7 +8,7 @@ import numpy as np
 from ._jit import njit
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _cum_extreme_middle(x, values, indices, take_max):
     # PyTorch's rule: an element replaces the running extreme when it is NaN or ties/beats it
     # (so ties and NaNs move the index to the latest one)
@@ -38,7 +38,7 @@ def cummin_middle(x, values, indices):
     _cum_extreme_middle(x, values, indices, False)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _gt_or_nan(a, b):
     return (a != a and b == b) or a > b
 
@@ -94,7 +94,7 @@ def kthvalue_middle(x, k, values, indices):
             indices[i, q] = idx[k]
 
 
-@njit(inline="always")
+@njit(cache=True, inline="always")
 def _swap(arr, idx, a, b):
     t = arr[a]
     arr[a] = arr[b]
@@ -108,14 +108,14 @@ def _swap(arr, idx, a, b):
 # PyTorch's topk (ATen/native/TopKImpl.h) runs std::partial_sort (k * 64 <= n) or std::nth_element
 # then std::sort of the first k - 1 on (value, index) pairs; ties come out in the order libstdc++'s
 # algorithms leave them.  The helpers below are those algorithms, step for step, on two arrays.
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _before(a, b, largest):
     if largest:
         return (a != a and b == b) or a > b
     return (a == a and b != b) or a < b
 
 
-@njit(inline="always")
+@njit(cache=True, inline="always")
 def _lg(n):
     r = 0
     while n > 1:
@@ -198,7 +198,7 @@ def _partial_sort(v, ix, first, middle, last, largest):
     _sort_heap(v, ix, first, middle, largest)
 
 
-@njit(inline="always")
+@njit(cache=True, inline="always")
 def _iter_swap(v, ix, a, b):
     t = v[a]
     v[a] = v[b]

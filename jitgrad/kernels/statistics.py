@@ -15,17 +15,17 @@ from . import vmath
 
 
 # ----------------------------------------------------------------------------- max / min
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _greater(v, best):
     return v > best
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _less(v, best):
     return v < best
 
 
-@njit(inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _first_extreme_middle(x, values, indices, beats):
     # the first element of each slice that no later one beats; NaN beats everything (the first
     # NaN wins), as in PyTorch

@@ -418,8 +418,7 @@ def binary_op(name, node_name, *, forward, vjp_a, vjp_b, vjp_a_scalar=None, scal
     if vjp_a_scalar in (GRAD, NEG_GRAD):
         scalar_vjp = _array_vjp(None, vjp_a_scalar, False, False)
     elif vjp_a_scalar is not None:
-        if not hasattr(vjp_a_scalar, "py_func"):
-            vjp_a_scalar = loops.scalar(vjp_a_scalar)
+        vjp_a_scalar = loops.scalar(vjp_a_scalar)
         if loops.reads(vjp_a_scalar) not in ("", "b"):
             raise ValueError(f"{name}: with a scalar operand the vjp may read only g and the scalar")
         kernel = loops.instantiate(loops.binary_vjp_scalar, f"{name}_scalar_backward", df=vjp_a_scalar)

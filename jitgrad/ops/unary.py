@@ -179,9 +179,9 @@ def unary_op(name, node_name, *, forward, vjp, saves, graph, samples, inplace=Tr
              ints=None, cpu_kernel=None, bool_error=None, notes=""):
     """Declare a unary elementwise op (see the module docstring); returns the op function.
     ``out``: ``jitgrad.<name>`` takes ``out=`` (as PyTorch's does)."""
+    forward, vjp = scalar(forward), scalar(vjp)
     fk, bk = unary_kernels(name, forward, vjp)
-    registry.SCALAR_DEFS[name] = registry.ScalarDef(name, fk.py_func.__globals__["f"], (bk.py_func.__globals__["df"],),
-                                                    saves)
+    registry.SCALAR_DEFS[name] = registry.ScalarDef(name, forward, (vjp,), saves)
     op = unary_template(name, node_name, fk, bk, saves=saves, graph=graph, ints=ints, cpu_kernel=cpu_kernel,
                         bool_error=bool_error)
     op.__doc__ = f"Elementwise {name} (``torch.{name}``)."
